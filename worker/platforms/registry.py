@@ -8,6 +8,5 @@ from worker.platforms.mastodon import MastodonAdapter
 from worker.platforms.webhook import WebhookAdapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
-    adapter.facts.network: adapter
-    for adapter in (MastodonAdapter, BlueskyAdapter, WebhookAdapter)
+    adapter.facts.network: adapter for adapter in (MastodonAdapter, BlueskyAdapter, WebhookAdapter)
 }
