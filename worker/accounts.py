@@ -23,7 +23,8 @@ class AccountSettings(BaseModel):
     means every site.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Validation errors must never echo a value back: it may be a secret.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     network: str
     enabled: bool = True

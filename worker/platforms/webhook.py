@@ -74,6 +74,10 @@ class WebhookSettings(AccountSettings):
     network: Literal["webhook"] = "webhook"
     url: str
     secret: SecretStr  # "whsec_" + base64 of 24-64 random bytes
+    # Standard Webhooks asks receivers to de-duplicate on webhook-id, which makes
+    # resending after a lost answer safe.  Set false for a receiver that does
+    # not: a lost answer then leaves the delivery unconfirmed for a person.
+    receiver_dedupes: bool = True
 
     @field_validator("url")
     @classmethod
@@ -108,6 +112,10 @@ class WebhookAdapter(Adapter):
             raise TypeError(f"WebhookAdapter needs WebhookSettings, got {type(settings).__name__}")
         super().__init__(name, settings, http)
         self.account = settings
+
+    @property
+    def idempotent(self) -> bool:
+        return self.account.receiver_dedupes
 
     @classmethod
     def new_idempotency_key(cls) -> str:
