@@ -23,7 +23,11 @@ import httpx
 import pytest
 
 HARNESS_DIR = Path(__file__).resolve().parent / "bluesky"
-RUN_DIR = Path(os.environ.get("CROSSPOST_BSKY_RUN_DIR", "/tmp/crosspost-tests/bsky-run"))
+# One run dir per process: two test sessions (or a benchmark beside a test
+# run) each get their own PDS and never stop the other's.
+RUN_DIR = Path(
+    os.environ.get("CROSSPOST_BSKY_RUN_DIR", f"/tmp/crosspost-tests/bsky-run-{os.getpid()}")
+)
 # up.sh waits up to BSKY_START_TIMEOUT for the server; the install comes on top.
 UP_TIMEOUT_S = 600
 
