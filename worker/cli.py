@@ -151,7 +151,7 @@ def cmd_retry(args: argparse.Namespace) -> int:
     from worker.clock import utcnow
     from worker.store.accounts import clear_hold
     from worker.store.database import create_db_engine, migrate
-    from worker.store.deliveries import requeue
+    from worker.store.deliveries import accounts_of, requeue
 
     if not (args.all or args.account or args.ids):
         print("crosspost retry: say which: --all, --account NAME or delivery ids", file=sys.stderr)
@@ -162,8 +162,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
     now = utcnow()
     with engine.begin() as conn:
         ids = requeue(conn, now=now, ids=args.ids, account=args.account)
-        # A person asked: lift the account's wait too.
-        for name in [args.account] if args.account else settings.accounts:
+        # A person asked: lift the wait of the accounts whose deliveries go again.
+        for name in accounts_of(conn, ids) | ({args.account} if args.account else set()):
             clear_hold(conn, name, now=now)
     print(f"re-queued {len(ids)} deliveries" + (f": {', '.join(map(str, ids))}" if ids else ""))
     return 0

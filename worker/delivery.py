@@ -29,6 +29,7 @@ from worker.platforms.configured import ConfiguredAdapters
 from worker.settings import Settings
 from worker.store import accounts as account_store
 from worker.store import deliveries as delivery_store
+from worker.store import history as history_store
 from worker.store.history import append_history
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 # After an auth failure the account waits this long before one delivery tries
 # again on its own; `crosspost check` or a retry clears the wait at once.
 AUTH_RECHECK = timedelta(minutes=30)
+
+# The failure kinds that count against MAX_ATTEMPTS.
+RETRYABLE_KINDS = frozenset({FailureKind.TRANSIENT, FailureKind.AMBIGUOUS})
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,11 @@ def outcome_of(
     settings: Settings,
     rng: random.Random | None = None,
 ) -> Outcome:
-    """The failure kind decides the next step (see worker.errors)."""
+    """The failure kind decides the next step (see worker.errors).
+
+    ``attempt`` counts the failures that use up attempts (transient and
+    ambiguous ones), this one included; it also sets the backoff.
+    """
 
     def backoff() -> datetime:
         seconds = retry_delay(
@@ -93,6 +101,8 @@ def outcome_of(
             hold_account_until=until,
             needs_attention=True,
         )
+    if kind is FailureKind.DUPLICATE:
+        return Outcome(DeliveryStatus.PUBLISHED, HistoryStatus.SUCCESS)
     # Rejected: the same content would be refused again.
     return Outcome(DeliveryStatus.FAILED, HistoryStatus.ERROR)
 
@@ -168,7 +178,7 @@ class Publisher:
         duration_ms = int((time.monotonic() - started) * 1000)
         if isinstance(result, PublishError):
             return self._settle_failure(
-                claim, work.account, adapter.facts.idempotent, result, adapter.redact, duration_ms
+                claim, work.account, adapter.idempotent, result, adapter.redact, duration_ms
             )
         return self._settle_success(claim, result, duration_ms)
 
@@ -243,8 +253,18 @@ class Publisher:
                 )
             return DeliveryStatus.PUBLISHED
 
+        with self.engine.begin() as conn:
+            # Only failures that may go away by themselves use up attempts: a
+            # long rate limit or a credentials fix must not fail the delivery.
+            failures = history_store.count_errors(
+                conn, claim.delivery_id, kinds=RETRYABLE_KINDS
+            ) + (1 if error.kind in RETRYABLE_KINDS else 0)
         outcome = outcome_of(
-            error, attempt=claim.attempt, idempotent=idempotent, now=now, settings=self.settings
+            error,
+            attempt=max(failures, 1),
+            idempotent=idempotent,
+            now=now,
+            settings=self.settings,
         )
         with self.engine.begin() as conn:
             if not delivery_store.finish(

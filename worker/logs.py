@@ -38,3 +38,4 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     # httpx logs every request URL at INFO; some networks put tokens in URLs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)

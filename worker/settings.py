@@ -85,7 +85,7 @@ class _EnvSettings(BaseSettings):
     # queue may have lost it: the database is the truth).
     requeue_after_seconds: float = Field(default=300.0, gt=0)
     log_level: str = "INFO"
-    user_agent: str = "Crosspost/0.1 (+https://github.com/crosspost)"
+    user_agent: str = "Crosspost/0.1"
 
     sites: dict[str, SiteSettings] = Field(default_factory=dict)
     accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)

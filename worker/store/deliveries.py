@@ -303,7 +303,9 @@ def requeue(
         .values(
             status=DeliveryStatus.QUEUED.value,
             retry_at=None,
-            enqueued_at=now,
+            # Not enqueued yet: the next sweep (in whichever process) sends it
+            # out at once, rather than after requeue_after.
+            enqueued_at=None,
             updated_at=now,
         )
     )
@@ -339,3 +341,12 @@ def count_unsettled(conn: Connection, *, now: datetime) -> int:
             )
         ).scalar_one()
     )
+
+
+def accounts_of(conn: Connection, delivery_ids: Sequence[int]) -> set[str]:
+    if not delivery_ids:
+        return set()
+    rows = conn.execute(
+        select(deliveries.c.account).where(deliveries.c.id.in_(list(delivery_ids))).distinct()
+    ).all()
+    return {row[0] for row in rows}

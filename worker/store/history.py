@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, func, insert, select
 
 from worker.models import HistoryStatus
 from worker.store.schema import history
@@ -35,4 +36,18 @@ def append_history(
             remote_url=remote_url,
             duration_ms=duration_ms,
         )
+    )
+
+
+def count_errors(conn: Connection, delivery_id: int, *, kinds: Iterable[str]) -> int:
+    """How many recorded attempts of a delivery failed with one of ``kinds``."""
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(history)
+            .where(
+                history.c.delivery_id == delivery_id,
+                history.c.error_kind.in_([str(k) for k in kinds]),
+            )
+        ).scalar_one()
     )
