@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from worker.backoff import retry_delay
-from worker.errors import AmbiguousError, FailureKind, PublishError
+from worker.errors import AmbiguousError, FailureKind, PublishError, SkipPost
 from worker.models import (
     ComposedMessage,
     DeliveryRef,
@@ -166,8 +166,12 @@ class Publisher:
                 idempotency_key=work.idempotency_key,
                 created_at=work.created_at,
                 post=post,
+                state=work.platform_state,
+                remember=lambda key, value: self._remember(claim, key, value),
             )
             result: PublishResult | PublishError = adapter.publish(message, ref)
+        except SkipPost as skip:
+            return self._settle_skipped(claim, adapter.redact(skip.reason))
         except PublishError as error:
             result = error
         except Exception as exc:  # a bug in an adapter must not lose the delivery
@@ -183,6 +187,12 @@ class Publisher:
         return self._settle_success(claim, result, duration_ms)
 
     # ------------------------------------------------------------------ recording
+    def _remember(self, claim: delivery_store.Claim, key: str, value: object) -> None:
+        with self.engine.begin() as conn:
+            if not delivery_store.remember(conn, claim, key, value):
+                # Someone else holds the delivery now: stop before sending more.
+                raise AmbiguousError("the claim on this delivery was lost mid-send")
+
     def _settle_success(
         self, claim: delivery_store.Claim, result: PublishResult, duration_ms: int
     ) -> DeliveryStatus | None:

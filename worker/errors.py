@@ -38,6 +38,15 @@ class SourceError(CrosspostError):
     """A site could not be read (down, not WordPress, bad answer)."""
 
 
+class SkipPost(CrosspostError):
+    """This post is not for this account (e.g. Instagram and a post without an
+    image); the delivery is recorded as skipped with the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class FailureKind(StrEnum):
     TRANSIENT = "transient"
     RATE_LIMITED = "rate_limited"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -171,6 +172,10 @@ class ComposedMessage:
         )
 
 
+def _forget(_key: str, _value: Any) -> None:
+    """``remember`` for a delivery with no store behind it (a preview, a probe)."""
+
+
 @dataclass(frozen=True)
 class DeliveryRef:
     """What an adapter may know about the delivery it is sending.
@@ -179,6 +184,11 @@ class DeliveryRef:
     every attempt (Mastodon's Idempotency-Key, Bluesky's record key, the
     webhook-id).  ``created_at`` is the delivery's creation time, for networks
     whose record carries a timestamp that must not change between attempts.
+
+    ``state`` holds what earlier attempts of this delivery remembered, and
+    ``remember(key, value)`` stores a value durably at once, before the
+    adapter goes on: a two-step network remembers its container id so that a
+    later attempt checks that container instead of making a second post.
     """
 
     delivery_id: int
@@ -187,6 +197,8 @@ class DeliveryRef:
     idempotency_key: str
     created_at: datetime
     post: SourcePost
+    state: Mapping[str, Any] = field(default_factory=dict)
+    remember: Callable[[str, Any], None] = field(default=_forget, repr=False)
 
 
 @dataclass(frozen=True)

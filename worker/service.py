@@ -42,7 +42,7 @@ class Service:
             headers={"User-Agent": settings.user_agent},
             follow_redirects=False,
         )
-        self.adapters = ConfiguredAdapters(settings.accounts, self.http)
+        self.adapters = ConfiguredAdapters(settings.accounts, self.http, self.engine)
         self.poller = Poller(self.engine, settings, self.http, clock)
         self.publisher = Publisher(self.engine, settings, self.adapters, clock)
         self.sweeper = Sweeper(self.engine, settings, self.adapters, clock)

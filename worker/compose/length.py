@@ -7,8 +7,9 @@ because some networks have more than one limit (Bluesky: graphemes and bytes).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 import regex
 
@@ -87,5 +88,90 @@ class Unlimited:
         return True
 
 
+def utf16_length(text: str) -> int:
+    """Length in UTF-16 code units, as JavaScript and Telegram count."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class CodeUnitRule:
+    """A plain character count: code points, or UTF-16 code units."""
+
+    limit: int
+    unit: Literal["codepoint", "utf16"] = "codepoint"
+
+    def length(self, text: str) -> int:
+        return utf16_length(text) if self.unit == "utf16" else len(text)
+
+    def fits(self, text: str) -> bool:
+        return self.length(text) <= self.limit
+
+
+_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}")
+# twitter-text v3: these code point ranges weigh 100, everything else 200.
+_LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
+
+
+def _x_weight(char: str) -> int:
+    point = ord(char)
+    return 100 if any(low <= point <= high for low, high in _LIGHT_RANGES) else 200
+
+
+@dataclass(frozen=True)
+class WeightedRule:
+    """X's weighted length (twitter-text v3): NFC text; most Latin, Greek,
+    Cyrillic and punctuation weigh 1, other scripts 2, an emoji sequence 2,
+    and every URL 23 whatever its length."""
+
+    limit: int = 280
+    url_weight: int = 23
+
+    def _segment(self, text: str) -> int:
+        weight = 0
+        for cluster in _GRAPHEME.findall(text):
+            if _EMOJI.search(cluster):
+                weight += 200
+            else:
+                weight += sum(_x_weight(char) for char in cluster)
+        return weight
+
+    def length(self, text: str) -> int:
+        text = unicodedata.normalize("NFC", text)
+        weight = 0
+        position = 0
+        for match in URL_PATTERN.finditer(text):
+            weight += self._segment(text[position : match.start()]) + self.url_weight * 100
+            position = match.end()
+        weight += self._segment(text[position:])
+        return -(-weight // 100)  # round up: a half-weighted character still counts
+
+    def fits(self, text: str) -> bool:
+        return self.length(text) <= self.limit
+
+
+@dataclass(frozen=True)
+class EmojiBytesRule:
+    """Threads: characters, except that an emoji costs its UTF-8 length."""
+
+    limit: int = 500
+
+    def length(self, text: str) -> int:
+        total = 0
+        for cluster in _GRAPHEME.findall(text):
+            total += len(cluster.encode("utf-8")) if _EMOJI.search(cluster) else len(cluster)
+        return total
+
+    def fits(self, text: str) -> bool:
+        return self.length(text) <= self.limit
+
+
 MASTODON_DEFAULT = GraphemeRule(limit=500, url_weight=23)
 BLUESKY = GraphemeAndByteRule()
+X = WeightedRule()
+THREADS = EmojiBytesRule()
+TELEGRAM_MESSAGE = CodeUnitRule(limit=4096, unit="utf16")
+TELEGRAM_CAPTION = CodeUnitRule(limit=1024, unit="utf16")
+DISCORD = CodeUnitRule(limit=2000, unit="utf16")
+LINKEDIN = CodeUnitRule(limit=3000)
+FACEBOOK = CodeUnitRule(limit=63206)
+INSTAGRAM = CodeUnitRule(limit=2200)

@@ -29,6 +29,7 @@ from worker.compose.length import LengthRule
 from worker.compose.message import compose_message
 from worker.errors import AmbiguousError, TransientError
 from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
+from worker.store.tokens import MemoryTokens, TokenStore
 
 REDACTED = "[redacted]"
 
@@ -56,10 +57,23 @@ class Adapter(ABC):
     facts: ClassVar[PlatformFacts]
     settings_model: ClassVar[type[AccountSettings]]
 
-    def __init__(self, name: str, settings: AccountSettings, http: httpx.Client) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: AccountSettings,
+        http: httpx.Client,
+        tokens: TokenStore | None = None,
+    ) -> None:
+        if not isinstance(settings, self.settings_model):
+            raise TypeError(
+                f"{type(self).__name__} needs {self.settings_model.__name__}, "
+                f"got {type(settings).__name__}"
+            )
         self.name = name
         self.settings = settings
         self.http = http
+        # Where rotated credentials live (see worker.store.tokens).
+        self.tokens: TokenStore = tokens if tokens is not None else MemoryTokens()
 
     # ------------------------------------------------------------------ identity
     @classmethod

@@ -54,6 +54,7 @@ from worker.models import (
 )
 from worker.platforms.base import Adapter, PlatformFacts
 from worker.platforms.tid import is_tid, next_tid
+from worker.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -198,18 +199,23 @@ class BlueskyAdapter(Adapter):
     )
     settings_model: ClassVar[type[AccountSettings]] = BlueskySettings
 
-    def __init__(self, name: str, settings: AccountSettings, http: httpx.Client) -> None:
-        if not isinstance(settings, BlueskySettings):
-            raise TypeError("BlueskyAdapter needs BlueskySettings")
-        super().__init__(name, settings, http)
-        self.bsky: BlueskySettings = settings
+    settings: BlueskySettings
+
+    def __init__(
+        self,
+        name: str,
+        settings: AccountSettings,
+        http: httpx.Client,
+        tokens: TokenStore | None = None,
+    ) -> None:
+        super().__init__(name, settings, http, tokens)
         self._session: _Session | None = None
         # Held while logging in or refreshing, so that threads which all meet an
         # expired token at once cause one refresh, not one each.
         self._session_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"BlueskyAdapter(name={self.name!r}, identifier={self.bsky.identifier!r})"
+        return f"BlueskyAdapter(name={self.name!r}, identifier={self.settings.identifier!r})"
 
     # ------------------------------------------------------------------ identity
     @classmethod
@@ -242,7 +248,7 @@ class BlueskyAdapter(Adapter):
         facets = [f for f in (facet_json(facet) for facet in message.facets) if f is not None]
         if facets:
             record["facets"] = facets
-        if message.card is not None and self.bsky.link_card:
+        if message.card is not None and self.settings.link_card:
             record["embed"] = self._card_embed(message.card)
 
         def write(session: _Session) -> httpx.Response:
@@ -358,7 +364,7 @@ class BlueskyAdapter(Adapter):
 
     # ------------------------------------------------------------------ checking
     def check(self) -> CheckResult:
-        pds = self.bsky.pds_url
+        pds = self.settings.pds_url
 
         def get_session(session: _Session) -> httpx.Response:
             return self._send(session, "GET", "com.atproto.server.getSession")
@@ -428,8 +434,8 @@ class BlueskyAdapter(Adapter):
             "POST",
             self._xrpc("com.atproto.server.createSession"),
             json={
-                "identifier": self.bsky.identifier,
-                "password": self.bsky.app_password.get_secret_value(),
+                "identifier": self.settings.identifier,
+                "password": self.settings.app_password.get_secret_value(),
             },
         )
         if res.status_code != 200:
@@ -438,7 +444,7 @@ class BlueskyAdapter(Adapter):
             if isinstance(error, AuthError):
                 raise AuthError(
                     self.redact(
-                        f"Bluesky login as {self.bsky.identifier} failed ({answer.describe()})"
+                        f"Bluesky login as {self.settings.identifier} failed ({answer.describe()})"
                     )
                 )
             raise error
@@ -465,7 +471,7 @@ class BlueskyAdapter(Adapter):
 
     # ------------------------------------------------------------------ plumbing
     def _xrpc(self, nsid: str) -> str:
-        return f"{self.bsky.pds_url.rstrip('/')}/xrpc/{nsid}"
+        return f"{self.settings.pds_url.rstrip('/')}/xrpc/{nsid}"
 
     def _send(self, session: _Session, method: str, nsid: str, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))

@@ -10,16 +10,24 @@ import threading
 from collections.abc import Mapping
 
 import httpx
+from sqlalchemy import Engine
 
 from worker.accounts import AccountSettings
 from worker.platforms.base import Adapter
 from worker.platforms.registry import ADAPTERS
+from worker.store.tokens import DatabaseTokens
 
 
 class ConfiguredAdapters:
-    def __init__(self, accounts: Mapping[str, AccountSettings], http: httpx.Client) -> None:
+    def __init__(
+        self,
+        accounts: Mapping[str, AccountSettings],
+        http: httpx.Client,
+        engine: Engine | None = None,
+    ) -> None:
         self._accounts = dict(accounts)
         self._http = http
+        self._engine = engine
         self._made: dict[str, Adapter] = {}
         self._lock = threading.Lock()
 
@@ -31,7 +39,8 @@ class ConfiguredAdapters:
         with self._lock:
             adapter = self._made.get(name)
             if adapter is None:
-                adapter = ADAPTERS[settings.network](name, settings, self._http)
+                tokens = DatabaseTokens(self._engine, name) if self._engine else None
+                adapter = ADAPTERS[settings.network](name, settings, self._http, tokens)
                 self._made[name] = adapter
             return adapter
 

@@ -30,6 +30,7 @@ from worker.errors import (
 )
 from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult
 from worker.platforms.base import Adapter, PlatformFacts
+from worker.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -77,26 +78,29 @@ class MastodonAdapter(Adapter):
     )
     settings_model: ClassVar[type[AccountSettings]] = MastodonSettings
 
-    def __init__(self, name: str, settings: AccountSettings, http: httpx.Client) -> None:
-        if not isinstance(settings, MastodonSettings):
-            raise TypeError(
-                f"MastodonAdapter needs MastodonSettings, got {type(settings).__name__}"
-            )
-        super().__init__(name, settings, http)
-        self.account = settings
+    settings: MastodonSettings
+
+    def __init__(
+        self,
+        name: str,
+        settings: AccountSettings,
+        http: httpx.Client,
+        tokens: TokenStore | None = None,
+    ) -> None:
+        super().__init__(name, settings, http, tokens)
         self._rule: GraphemeRule | None = None
         self._rule_lock = threading.Lock()
 
     # ------------------------------------------------------------------ helpers
     def _url(self, path: str) -> str:
-        return f"{self.account.base_url}{path}"
+        return f"{self.settings.base_url}{path}"
 
     def _auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.account.access_token.get_secret_value()}"}
+        return {"Authorization": f"Bearer {self.settings.access_token.get_secret_value()}"}
 
     @property
     def _instance(self) -> str:
-        return httpx.URL(self.account.base_url).netloc.decode("ascii")
+        return httpx.URL(self.settings.base_url).netloc.decode("ascii")
 
     # ------------------------------------------------------------------ length
     def length_rule(self) -> LengthRule:
@@ -132,9 +136,9 @@ class MastodonAdapter(Adapter):
 
     # ------------------------------------------------------------------ publish
     def publish(self, message: ComposedMessage, delivery: DeliveryRef) -> PublishResult:
-        body: dict[str, Any] = {"status": message.text, "visibility": self.account.visibility}
-        if self.account.language:
-            body["language"] = self.account.language
+        body: dict[str, Any] = {"status": message.text, "visibility": self.settings.visibility}
+        if self.settings.language:
+            body["language"] = self.settings.language
         headers = {**self._auth(), "Idempotency-Key": delivery.idempotency_key}
         response = self.request(
             "POST",

@@ -107,15 +107,11 @@ class WebhookAdapter(Adapter):
     )
     settings_model: ClassVar[type[AccountSettings]] = WebhookSettings
 
-    def __init__(self, name: str, settings: AccountSettings, http: httpx.Client) -> None:
-        if not isinstance(settings, WebhookSettings):
-            raise TypeError(f"WebhookAdapter needs WebhookSettings, got {type(settings).__name__}")
-        super().__init__(name, settings, http)
-        self.account = settings
+    settings: WebhookSettings
 
     @property
     def idempotent(self) -> bool:
-        return self.account.receiver_dedupes
+        return self.settings.receiver_dedupes
 
     @classmethod
     def new_idempotency_key(cls) -> str:
@@ -167,19 +163,19 @@ class WebhookAdapter(Adapter):
             "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(
-                self.account.secret.get_secret_value(), msg_id, timestamp, body
+                self.settings.secret.get_secret_value(), msg_id, timestamp, body
             ),
             "content-type": "application/json",
         }
         # The spec counts a redirect as a failure: following it would send the
         # signed event somewhere the operator did not configure.
         return self.request(
-            "POST", self.account.url, content=body, headers=headers, follow_redirects=False
+            "POST", self.settings.url, content=body, headers=headers, follow_redirects=False
         )
 
     @property
     def _where(self) -> str:
-        return httpx.URL(self.account.url).netloc.decode("ascii")
+        return httpx.URL(self.settings.url).netloc.decode("ascii")
 
     def _error(self, response: httpx.Response) -> PublishError:
         status = response.status_code

@@ -42,6 +42,7 @@ class DeliveryWork:
     idempotency_key: str
     created_at: datetime
     message: dict[str, Any] | None
+    platform_state: dict[str, Any]
     source: dict[str, Any]
     site: str
     post_id: int
@@ -118,6 +119,7 @@ def load_work(conn: Connection, delivery_id: int) -> DeliveryWork | None:
             deliveries.c.idempotency_key,
             deliveries.c.created_at,
             deliveries.c.message,
+            deliveries.c.platform_state,
             posts.c.source,
             posts.c.site,
             posts.c.post_id,
@@ -134,6 +136,7 @@ def load_work(conn: Connection, delivery_id: int) -> DeliveryWork | None:
         idempotency_key=row.idempotency_key,
         created_at=row.created_at,
         message=row.message,
+        platform_state=dict(row.platform_state or {}),
         source=row.source or {},
         site=row.site,
         post_id=row.post_id,
@@ -146,6 +149,24 @@ def save_message(conn: Connection, claim: Claim, message: dict[str, Any]) -> boo
         update(deliveries)
         .where(deliveries.c.id == claim.delivery_id, deliveries.c.claim_token == claim.token)
         .values(message=message)
+    )
+    return result.rowcount == 1
+
+
+def remember(conn: Connection, claim: Claim, key: str, value: Any) -> bool:
+    """Add one value to the adapter's state of this delivery, if we hold it."""
+    current = conn.execute(
+        select(deliveries.c.platform_state).where(
+            deliveries.c.id == claim.delivery_id, deliveries.c.claim_token == claim.token
+        )
+    ).first()
+    if current is None:
+        return False
+    state = {**(current[0] or {}), key: value}
+    result = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id == claim.delivery_id, deliveries.c.claim_token == claim.token)
+        .values(platform_state=state)
     )
     return result.rowcount == 1
 

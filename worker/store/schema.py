@@ -124,6 +124,8 @@ deliveries = Table(
     Column("remote_url", Text, nullable=True),
     Column("last_error_kind", String(20), nullable=True),
     Column("last_error", Text, nullable=True),
+    # What an adapter remembered between attempts (a container id, …).
+    Column("platform_state", JSON, nullable=True),
     UniqueConstraint("post_ref", "account"),
 )
 Index("ix_deliveries_status_retry_at", deliveries.c.status, deliveries.c.retry_at)
@@ -151,3 +153,13 @@ history = Table(
     Column("duration_ms", Integer, nullable=True),
 )
 Index("ix_history_delivery_id", history.c.delivery_id)
+
+# Credentials a network rotates (refresh tokens), stored before they are used.
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("account", String(100), primary_key=True),
+    Column("name", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
