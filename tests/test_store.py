@@ -8,6 +8,8 @@ twice, and the two databases lock differently.
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -417,3 +419,18 @@ def test_requeue_of_nothing_changes_nothing(engine: Engine) -> None:
         assert delivery_store.requeue(conn, now=NOW, account="masto") == []
         assert delivery_store.requeue(conn, now=NOW, ids=[delivery_id]) == []
     assert history_of(engine, delivery_id) == [("queued", None)]
+
+
+def test_concurrent_first_migrations_take_turns(postgres_url: str) -> None:
+    """Workers, beat and the CLI starting together on a fresh database all
+    migrate at once; none may fail on a half-created schema."""
+    code = (
+        "import sys; from worker.store.database import create_db_engine, migrate; "
+        "migrate(create_db_engine(sys.argv[1]))"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code, postgres_url], stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], errors
