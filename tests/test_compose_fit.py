@@ -215,7 +215,9 @@ def post(**overrides: object) -> SourcePost:
 
 
 def settings(template: str = TEMPLATE, **overrides: object) -> AccountSettings:
-    return AccountSettings(network="bluesky", template=template, **overrides)  # type: ignore[arg-type]
+    # Campaign tags are tested in test_compose_message.py; here the plain link.
+    options: dict[str, object] = {"utm": False, **overrides}
+    return AccountSettings(network="bluesky", template=template, **options)  # type: ignore[arg-type]
 
 
 def test_compose_message_bluesky() -> None:

@@ -25,6 +25,7 @@ from tests.harness.bluesky_fixture import BlueskyHarness, list_posts
 from tests.harness.services import CrosspostProcess, wait_for, write_env
 from tests.harness.wordpress_admin import WordPressAdmin
 from tests.harness.wordpress_fixture import WordPressHarness, start_harness, stop_harness
+from tests.links import canonical, shares
 
 LONG_BODY = " ".join(f"word{i}" for i in range(2400))
 
@@ -119,12 +120,12 @@ def bluesky_by_link(bluesky: BlueskyHarness) -> dict[str, list[dict[str, Any]]]:
         for facet in value.get("facets", []):
             for feature in facet["features"]:
                 if feature["$type"] == "app.bsky.richtext.facet#link":
-                    found.setdefault(feature["uri"], []).append(value)
+                    found.setdefault(canonical(feature["uri"]), []).append(value)
     return found
 
 
 def mastodon_by_link(mastodon: FakeMastodon, link: str) -> list[dict[str, Any]]:
-    return [s for s in mastodon.statuses if link in s["text"]]
+    return [s for s in mastodon.statuses if shares(s["text"], link)]
 
 
 def webhook_by_link(receiver: WebhookReceiver, link: str) -> list[dict[str, Any]]:
@@ -145,7 +146,7 @@ def assert_shared_once(
     records = bluesky_posts.get(link, [])
     assert len(records) == 1, f"{title!r}: {len(records)} Bluesky posts"
     text = records[0]["text"]
-    assert link in text
+    assert shares(text, link)
     assert len(regex.findall(r"\X", text)) <= 300 and len(text.encode()) <= 3000
     hooks = webhook_by_link(receiver, link)
     assert len(hooks) == 1, f"{title!r}: {len(hooks)} webhook deliveries"

@@ -7,7 +7,7 @@ loader picks the subclass by ``network``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -31,7 +31,11 @@ class AccountSettings(BaseModel):
     template: str = DEFAULT_TEMPLATE
     sites: tuple[str, ...] = ()
     hashtags: bool = True
+    hashtags_from: Literal["tags", "categories", "both"] = "tags"
     max_hashtags: int = Field(default=3, ge=0, le=30)
+    # UTM tags on the shared link: source is the network, medium "social".
+    utm: bool = True
+    utm_campaign: str = Field(default="crosspost", max_length=100)
 
     @field_validator("template")
     @classmethod

@@ -13,6 +13,7 @@ from worker.compose.facets import facets_for
 from worker.compose.fit import fit, shorten
 from worker.compose.hashtags import hashtags
 from worker.compose.length import LengthRule
+from worker.compose.links import tracked_link
 from worker.compose.text import html_to_text
 from worker.models import Card, ComposedMessage, SourcePost
 
@@ -32,6 +33,25 @@ def _excerpt(post: SourcePost) -> str:
     return shorten(html_to_text(post.content_html), EXCERPT_GRAPHEMES)
 
 
+def custom_text(post: SourcePost, account: str, network: str) -> str | None:
+    """The post's own message for this account, if its editor wrote one.
+
+    Revive Old Posts keeps per-account messages in ``rop_publish_now_accounts``
+    (keyed by its account ids, which start with the network's name); Jetpack
+    keeps one message for every network in ``jetpack_publicize_message``.
+    """
+    per_account = post.meta.get("rop_publish_now_accounts")
+    if isinstance(per_account, dict):
+        for key in (account, *sorted(k for k in per_account if str(k).startswith(f"{network}_"))):
+            value = per_account.get(key)
+            if isinstance(value, str) and value.strip():
+                return html_to_text(value)
+    jetpack = post.meta.get("jetpack_publicize_message")
+    if isinstance(jetpack, str) and jetpack.strip():
+        return html_to_text(jetpack)
+    return None
+
+
 def compose_message(
     post: SourcePost,
     settings: AccountSettings,
@@ -39,6 +59,7 @@ def compose_message(
     *,
     facets: bool,
     card: bool,
+    account: str = "",
 ) -> ComposedMessage:
     """The message for ``post`` on an account with ``settings``, fitted to ``rule``.
 
@@ -46,14 +67,36 @@ def compose_message(
     """
     title = html_to_text(post.title_html, paragraphs=False)
     excerpt = _excerpt(post)
-    tags = hashtags(post.tags, settings.max_hashtags) if settings.hashtags else []
+    link = (
+        tracked_link(
+            post.link,
+            source=settings.network,
+            medium="social",
+            campaign=settings.utm_campaign,
+        )
+        if settings.utm
+        else post.link
+    )
+    terms = {
+        "tags": post.tags,
+        "categories": post.categories,
+        "both": (*post.tags, *post.categories),
+    }[settings.hashtags_from]
+    tags = hashtags(terms, settings.max_hashtags) if settings.hashtags else []
+    template = settings.template
+    custom = custom_text(post, account, settings.network) if account else None
+    if custom is not None:
+        # The editor's words replace the template; the link still goes along,
+        # and the words are shortened like an excerpt if they must be.
+        excerpt = custom
+        template = "{excerpt}" if link in custom or post.link in custom else "{excerpt}\n\n{url}"
     fields = {
         "title": title,
         "excerpt": excerpt,
         # Only parse the whole body when the template shows it: content is by
         # far the largest field and most templates never use it.
-        "content": html_to_text(post.content_html) if "{content}" in settings.template else "",
-        "url": post.link,
+        "content": html_to_text(post.content_html) if "{content}" in template else "",
+        "url": link,
         "categories": ", ".join(
             name for name in (html_to_text(c, paragraphs=False) for c in post.categories) if name
         ),
@@ -61,13 +104,13 @@ def compose_message(
         "site_name": post.site,
         "date": post.date_gmt.date().isoformat(),
     }
-    text = fit(settings.template, fields, rule, hashtags=tags)
+    text = fit(template, fields, rule, hashtags=tags)
 
     link_card: Card | None = None
     if card:
         image = post.featured_image
         link_card = Card(
-            url=post.link,
+            url=link,
             title=title,
             # A card shows one block of text: paragraphs joined into one line.
             description=shorten(_LINE_BREAKS.sub(" ", excerpt), CARD_DESCRIPTION_GRAPHEMES),
@@ -77,10 +120,10 @@ def compose_message(
 
     return ComposedMessage(
         text=text,
-        link=post.link,
+        link=link,
         length=rule.length(text),
         card=link_card,
-        facets=facets_for(text, post.link, tags) if facets else (),
+        facets=facets_for(text, link, tags) if facets else (),
         title=title,
         excerpt=excerpt,
     )

@@ -102,6 +102,7 @@ class Adapter(ABC):
             self.length_rule(),
             facets=self.facts.facets,
             card=self.facts.link_card,
+            account=self.name,
         )
 
     # ------------------------------------------------------------------ sending

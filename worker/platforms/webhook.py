@@ -78,6 +78,8 @@ class WebhookSettings(AccountSettings):
     # resending after a lost answer safe.  Set false for a receiver that does
     # not: a lost answer then leaves the delivery unconfirmed for a person.
     receiver_dedupes: bool = True
+    # A receiver wants the post's own address, not a campaign-tagged one.
+    utm: bool = False
 
     @field_validator("url")
     @classmethod
