@@ -213,6 +213,49 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_preview(args: argparse.Namespace) -> int:
+    import httpx
+
+    from worker.preview import preview_post
+
+    settings = _load(args)
+    with httpx.Client(
+        timeout=httpx.Timeout(settings.http_timeout_seconds, connect=10.0),
+        headers={"User-Agent": settings.user_agent},
+    ) as http:
+        try:
+            post, previews = preview_post(settings, args.post, site=args.site, http=http)
+        except SourceError as exc:
+            print(f"crosspost preview: {exc}", file=sys.stderr)
+            return 1
+    if args.json:
+        document = {
+            "site": post.site,
+            "post_id": post.post_id,
+            "link": post.link,
+            "accounts": [p.to_json() for p in previews],
+        }
+        json.dump(document, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    print(f"{post.site} #{post.post_id} {post.link}")
+    if not previews:
+        print("no enabled account shares this site's posts")
+    for p in previews:
+        print(f"\n== {p.account} ({p.network})")
+        if p.problem:
+            print(f"   {p.problem}")
+            continue
+        print(f"   length {p.length} of {p.limit} ({p.counting})")
+        if p.card:
+            image = p.card.get("image_url") or "no image"
+            print(f"   card: {p.card['title']!r}, {p.card['url']}, {image}")
+        print("   ---")
+        for line in (p.text or "").splitlines() or [""]:
+            print(f"   {line}")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from worker.store.database import create_db_engine, migrate
 
@@ -258,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--all", action="store_true")
     retry.add_argument("--account", default=None)
     retry.set_defaults(func=cmd_retry)
+
+    preview = sub.add_parser(
+        "preview", help="show each account's message for a post, without sending"
+    )
+    preview.add_argument("post", help="a post id, a ?p=ID link or a permalink")
+    preview.add_argument("--site", default=None, help="which site (if several)")
+    preview.add_argument("--json", action="store_true")
+    preview.set_defaults(func=cmd_preview)
 
     sub.add_parser(
         "check", help="validate settings and try each account's credentials"

@@ -279,6 +279,15 @@ class WordPressSource:
             )
         return [found[i] for i in wanted if i in found]
 
+    def find_by_slug(self, root: str, slug: str) -> SourcePost | None:
+        """The published post with this slug (the last part of a pretty permalink)."""
+        params = {"slug": slug, "status": "publish", "per_page": "1", "_embed": EMBED}
+        for item in self._pages(root, params):
+            post = self._normalise(item)
+            if post is not None:
+                return post
+        return None
+
     def _normalise(self, item: Any) -> SourcePost | None:
         post_id = item.get("id") if isinstance(item, dict) else None
         try:
