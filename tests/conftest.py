@@ -3,4 +3,8 @@ pytest_plugins = [
     "tests.harness.wordpress_fixture",
     "tests.harness.services",
     "tests.fakes.fixtures",
+    "tests.fakes.x_fixtures",
+    "tests.fakes.telegram_fixtures",
+    "tests.fakes.linkedin_discord_fixtures",
+    "tests.fakes.graph_fixtures",
 ]

@@ -75,7 +75,7 @@ def preview_post(
         if adapter is None or not account.enabled or not account.applies_to(site):
             continue
         try:
-            rule = adapter.length_rule()
+            rule = adapter.length_rule(post)
             message = adapter.compose(post)
         except SkipPost as skip:
             previews.append(

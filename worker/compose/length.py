@@ -13,8 +13,9 @@ from typing import Literal, Protocol
 
 import regex
 
-# A URL as the networks that shorten URLs see one: http(s):// up to whitespace.
-URL_PATTERN = regex.compile(r"https?://[^\s]+")
+# A URL as the networks that shorten URLs see one: http(s):// up to whitespace,
+# less punctuation that ends a sentence after it (twitter-text stops there too).
+URL_PATTERN = regex.compile(r"https?://\S*[^\s.,;:!?'\"’”»)\]]")
 _GRAPHEME = regex.compile(r"\X")
 
 

@@ -92,14 +92,18 @@ class Adapter(ABC):
 
     # ------------------------------------------------------------------ composing
     @abstractmethod
-    def length_rule(self) -> LengthRule:
-        """How this account's network counts; may ask the network (instance limits)."""
+    def length_rule(self, post: SourcePost | None = None) -> LengthRule:
+        """How this account's network counts; may ask the network (instance limits).
+
+        ``post`` is given when the rule depends on it (Telegram: a caption is
+        shorter than a message); without it, the rule for a typical post.
+        """
 
     def compose(self, post: SourcePost) -> ComposedMessage:
         return compose_message(
             post,
             self.settings,
-            self.length_rule(),
+            self.length_rule(post),
             facets=self.facts.facets,
             card=self.facts.link_card,
             account=self.name,

@@ -51,6 +51,7 @@ from worker.models import (
     DeliveryRef,
     Facet,
     PublishResult,
+    SourcePost,
 )
 from worker.platforms.base import Adapter, PlatformFacts
 from worker.platforms.tid import is_tid, next_tid
@@ -223,7 +224,7 @@ class BlueskyAdapter(Adapter):
         """A TID: the post's record key, fixed before the first attempt."""
         return next_tid()
 
-    def length_rule(self) -> LengthRule:
+    def length_rule(self, post: SourcePost | None = None) -> LengthRule:
         return BLUESKY
 
     def secrets(self) -> list[str]:

@@ -28,7 +28,7 @@ from worker.errors import (
     RateLimitedError,
     RejectedError,
 )
-from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult
+from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
 from worker.platforms.base import Adapter, PlatformFacts
 from worker.store.tokens import TokenStore
 
@@ -103,7 +103,7 @@ class MastodonAdapter(Adapter):
         return httpx.URL(self.settings.base_url).netloc.decode("ascii")
 
     # ------------------------------------------------------------------ length
-    def length_rule(self) -> LengthRule:
+    def length_rule(self, post: SourcePost | None = None) -> LengthRule:
         # Several publisher threads may share one adapter; the lock makes the
         # instance be asked once, not once per thread.
         with self._rule_lock:

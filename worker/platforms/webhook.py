@@ -33,7 +33,7 @@ from worker.errors import (
     RateLimitedError,
     RejectedError,
 )
-from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult
+from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
 from worker.platforms.base import Adapter, PlatformFacts
 
 SECRET_PREFIX = "whsec_"
@@ -119,7 +119,7 @@ class WebhookAdapter(Adapter):
     def new_idempotency_key(cls) -> str:
         return "msg_" + uuid.uuid4().hex
 
-    def length_rule(self) -> LengthRule:
+    def length_rule(self, post: SourcePost | None = None) -> LengthRule:
         return Unlimited()
 
     # ------------------------------------------------------------------ sending
