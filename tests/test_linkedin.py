@@ -286,10 +286,10 @@ def test_member_without_w_member_social_is_told_so(
         adapter_for(fake_linkedin, http).publish(message("Hello"), delivery())
 
 
-def test_sunset_version_is_rejected_naming_the_setting(
+def test_sunset_version_holds_the_account_naming_the_setting(
     fake_linkedin: FakeLinkedIn, http: httpx.Client
 ) -> None:
-    with pytest.raises(RejectedError) as caught:
+    with pytest.raises(AuthError) as caught:
         adapter_for(fake_linkedin, http, version="202401").publish(message("Hello"), delivery())
     text = caught.value.message
     assert "NONEXISTENT_VERSION" in text and "202401" in text

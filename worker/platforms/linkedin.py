@@ -337,7 +337,9 @@ class LinkedInAdapter(Adapter):
                     remote_url=FEED_URL.format(urn=urn),
                 )
         if status == 426:
-            return RejectedError(
+            # A setting to fix, not a bad post: hold the account's deliveries
+            # ("needs attention") so they all go once VERSION is updated.
+            return AuthError(
                 f"LinkedIn no longer serves API version {self.settings.version} ({reason}); "
                 f"set {self._setting('version')} to a recent month (YYYYMM)"
             )
