@@ -192,7 +192,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         for name, account in sorted(settings.accounts.items()):
             adapter = service.adapters.get(name)
             assert adapter is not None
-            state = "enabled" if account.enabled else "disabled"
+            if not account.enabled:
+                print(f"account {name} ({account.network}): disabled, not checked")
+                continue
+            state = "enabled"
             try:
                 result = adapter.check()
             except Exception as exc:  # a probe must report, not crash
