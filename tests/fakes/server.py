@@ -198,8 +198,9 @@ class FakeServer:
 
     # ------------------------------------------------------------------ behaviour
     def route(self, request: Recorded) -> Reply:
-        """The network's answer to one request that reached it."""
-        raise NotImplementedError
+        """The network's answer to one request that reached it; each fake
+        overrides this.  A bare server knows no route."""
+        return Reply(404, {"error": f"no route for {request.method} {request.path}"})
 
     def _serve(self, request: Recorded) -> Reply | None:
         """Apply the fault switches around ``route``; ``None`` means hang up."""
