@@ -74,6 +74,13 @@ class Adapter(ABC):
         self.http = http
         # Where rotated credentials live (see worker.store.tokens).
         self.tokens: TokenStore = tokens if tokens is not None else MemoryTokens()
+        self.setup()
+
+    def setup(self) -> None:
+        """Make the adapter's own state (a session cache, a lock); called once
+        at the end of ``__init__``, so adapters need no constructor of their own.
+        Most adapters need none: the default does nothing."""
+        return None
 
     # ------------------------------------------------------------------ identity
     @classmethod

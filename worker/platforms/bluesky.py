@@ -55,7 +55,6 @@ from worker.models import (
 )
 from worker.platforms.base import Adapter, PlatformFacts
 from worker.platforms.tid import is_tid, next_tid
-from worker.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -202,14 +201,7 @@ class BlueskyAdapter(Adapter):
 
     settings: BlueskySettings
 
-    def __init__(
-        self,
-        name: str,
-        settings: AccountSettings,
-        http: httpx.Client,
-        tokens: TokenStore | None = None,
-    ) -> None:
-        super().__init__(name, settings, http, tokens)
+    def setup(self) -> None:
         self._session: _Session | None = None
         # Held while logging in or refreshing, so that threads which all meet an
         # expired token at once cause one refresh, not one each.

@@ -44,7 +44,6 @@ from worker.errors import (
 )
 from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
 from worker.platforms.base import Adapter, PlatformFacts
-from worker.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +157,7 @@ class DiscordAdapter(Adapter):
 
     settings: DiscordSettings
 
-    def __init__(
-        self,
-        name: str,
-        settings: AccountSettings,
-        http: httpx.Client,
-        tokens: TokenStore | None = None,
-    ) -> None:
-        super().__init__(name, settings, http, tokens)
+    def setup(self) -> None:
         self._webhook_id, self._token = parse_webhook_url(self._secret_url)
         self._guild_id: str | None = None
         self._guild_lock = threading.Lock()

@@ -30,7 +30,6 @@ from worker.errors import (
 )
 from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
 from worker.platforms.base import Adapter, PlatformFacts
-from worker.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +79,7 @@ class MastodonAdapter(Adapter):
 
     settings: MastodonSettings
 
-    def __init__(
-        self,
-        name: str,
-        settings: AccountSettings,
-        http: httpx.Client,
-        tokens: TokenStore | None = None,
-    ) -> None:
-        super().__init__(name, settings, http, tokens)
+    def setup(self) -> None:
         self._rule: GraphemeRule | None = None
         self._rule_lock = threading.Lock()
 

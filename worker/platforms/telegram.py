@@ -42,7 +42,6 @@ from worker.errors import (
 )
 from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
 from worker.platforms.base import Adapter, PlatformFacts
-from worker.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +147,7 @@ class TelegramAdapter(Adapter):
 
     settings: TelegramSettings
 
-    def __init__(
-        self,
-        name: str,
-        settings: AccountSettings,
-        http: httpx.Client,
-        tokens: TokenStore | None = None,
-    ) -> None:
-        super().__init__(name, settings, http, tokens)
+    def setup(self) -> None:
         # Telegram's retry_after is relative; tests pin "now" to compare exactly.
         self.now: Callable[[], datetime] = utcnow
 

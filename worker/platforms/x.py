@@ -50,7 +50,6 @@ from worker.errors import (
 from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
 from worker.platforms import oauth1
 from worker.platforms.base import Adapter, PlatformFacts
-from worker.store.tokens import TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -222,14 +221,7 @@ class XAdapter(Adapter):
 
     settings: XSettings
 
-    def __init__(
-        self,
-        name: str,
-        settings: AccountSettings,
-        http: httpx.Client,
-        tokens: TokenStore | None = None,
-    ) -> None:
-        super().__init__(name, settings, http, tokens)
+    def setup(self) -> None:
         self._access: _AccessToken | None = None
         # A rotated refresh token we hold but could not store yet.
         self._unsaved_refresh: str | None = None
