@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from tests.fakes.mastodon import FakeMastodon, mastodon_length
-from tests.fakes.server import free_port
+from tests.fakes.mastodon import FakeMastodon, iso_reset, mastodon_length
+from tests.fakes.server import FakeServer, Recorded, Reply, free_port
+from tests.test_images import make_png
 from worker.compose.length import MASTODON_DEFAULT, GraphemeRule
 from worker.errors import (
     AmbiguousError,
@@ -21,7 +24,7 @@ from worker.errors import (
     RejectedError,
     TransientError,
 )
-from worker.models import ComposedMessage, DeliveryRef, SourcePost
+from worker.models import ComposedMessage, DeliveryRef, FeaturedImage, SourcePost
 from worker.platforms.mastodon import MastodonAdapter, MastodonSettings
 
 POST_URL = "https://news.example/?p=15004"
@@ -447,3 +450,382 @@ def test_composed_message_fits_the_instance_limit_the_fake_enforces(
     assert mastodon_length(composed.text) <= 80
     assert long_post.link in composed.text
     assert fake_mastodon.status_by_id(result.remote_id) is not None
+
+
+# ---------------------------------------------------------------------- featured image
+
+
+class ImageSite(FakeServer):
+    """The WordPress uploads folder: serves a few files, counts downloads."""
+
+    name = "fake-uploads"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, tuple[str, bytes]] = {}
+
+    def route(self, request: Recorded) -> Reply:
+        found = self.files.get(request.path)
+        if found is None:
+            return Reply(404, "<h1>Not Found</h1>", {"Content-Type": "text/html"})
+        content_type, data = found
+        return Reply(200, data, {"Content-Type": content_type})
+
+
+@pytest.fixture
+def uploads() -> Iterator[ImageSite]:
+    site = ImageSite()
+    site.files["/wp-content/uploads/geneva.png"] = ("image/png", PHOTO)
+    site.files["/wp-content/uploads/page.png"] = ("image/png", b"<html>" + b"x" * 100)
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+PHOTO = make_png(64, 40)
+ALT = "The Palais des Nations in Genève at dusk"
+
+
+@dataclass
+class Memory:
+    """The delivery's stored state, as worker.delivery keeps it between attempts."""
+
+    state: dict[str, object] = field(default_factory=dict)
+
+    def remember(self, key: str, value: object) -> None:
+        self.state[key] = value
+
+
+def post_with_image(url: str, alt: str = ALT) -> SourcePost:
+    return replace(post(), featured_image=FeaturedImage(url=url, alt=alt, mime_type="image/png"))
+
+
+def image_delivery(
+    image_url: str, memory: Memory, *, attempt: int = 1, alt: str = ALT
+) -> DeliveryRef:
+    # A snapshot of the state, as a claim reads it from the store.
+    return replace(
+        delivery(attempt=attempt),
+        post=post_with_image(image_url, alt),
+        state=dict(memory.state),
+        remember=memory.remember,
+    )
+
+
+def attaching(fake: FakeMastodon, http: httpx.Client) -> MastodonAdapter:
+    adapter = adapter_for(fake, http, attach_image=True)
+    adapter.media_poll_seconds = 0.02
+    adapter.media_wait_seconds = 1.0
+    return adapter
+
+
+def photo_url(uploads: ImageSite) -> str:
+    return f"{uploads.url}/wp-content/uploads/geneva.png"
+
+
+def test_image_is_uploaded_with_its_alt_text_and_attached(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    memory = Memory()
+
+    result = attaching(fake_mastodon, http).publish(
+        message(), image_delivery(photo_url(uploads), memory)
+    )
+
+    (upload,) = fake_mastodon.uploads()
+    assert upload.data == PHOTO
+    assert (upload.content_type, upload.filename) == ("image/png", "image.png")
+    assert upload.description == ALT
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None
+    assert [(m["id"], m["description"]) for m in status["media_attachments"]] == [(upload.id, ALT)]
+    (request,) = fake_mastodon.requests_to("/api/v1/statuses", "POST")
+    assert request.json()["media_ids"] == [upload.id]
+    assert request.headers["idempotency-key"] == "delivery-42-key"
+    (upload_request,) = fake_mastodon.requests_to("/api/v2/media", "POST")
+    assert upload_request.headers["authorization"] == f"Bearer {fake_mastodon.token}"
+    assert memory.state == {"media_id": upload.id}
+
+
+def test_alt_text_falls_back_to_the_post_title(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    attaching(fake_mastodon, http).publish(
+        message(), image_delivery(photo_url(uploads), Memory(), alt="  ")
+    )
+    (upload,) = fake_mastodon.uploads()
+    assert upload.description == "Iran’s talks resume"
+
+
+def test_long_alt_text_is_cut_to_mastodons_limit_without_splitting_an_emoji(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    alt = "a" * 1498 + "👨‍👩‍👧" + " more"
+    attaching(fake_mastodon, http).publish(
+        message(), image_delivery(photo_url(uploads), Memory(), alt=alt)
+    )
+    (upload,) = fake_mastodon.uploads()
+    assert upload.description == "a" * 1498
+
+
+def test_processing_image_is_waited_for_then_attached(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    fake_mastodon.media_async = True
+    fake_mastodon.media_processing_polls = 3
+
+    result = attaching(fake_mastodon, http).publish(
+        message(), image_delivery(photo_url(uploads), Memory())
+    )
+
+    (upload,) = fake_mastodon.uploads()
+    polls = fake_mastodon.requests_to(f"/api/v1/media/{upload.id}", "GET")
+    assert len(polls) == 4  # three 206 "still processing", then 200
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None and status["media_attachments"][0]["id"] == upload.id
+
+
+def test_still_processing_after_the_wait_retries_later_with_the_same_upload(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    fake_mastodon.media_async = True
+    fake_mastodon.media_processing_polls = 1000
+    adapter = attaching(fake_mastodon, http)
+    adapter.media_wait_seconds = 0.2
+    memory = Memory()
+
+    with pytest.raises(TransientError, match="still processing"):
+        adapter.publish(message(), image_delivery(photo_url(uploads), memory))
+    assert fake_mastodon.statuses == []
+    (upload,) = fake_mastodon.uploads()
+    assert memory.state == {"media_id": upload.id}
+
+    upload.polls_left = 0  # the instance has caught up
+    result = adapter.publish(message(), image_delivery(photo_url(uploads), memory, attempt=2))
+
+    assert len(fake_mastodon.uploads()) == 1
+    assert len(uploads.requests) == 1  # the image was downloaded once
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None and status["media_attachments"][0]["id"] == upload.id
+
+
+def test_an_image_that_never_finishes_does_not_hold_the_post_forever(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    fake_mastodon.media_async = True
+    fake_mastodon.media_processing_polls = 1000
+    adapter = attaching(fake_mastodon, http)
+    adapter.media_wait_seconds = 0.1
+    memory = Memory()
+    for attempt in (1, 2):
+        with pytest.raises(TransientError):
+            adapter.publish(message(), image_delivery(photo_url(uploads), memory, attempt=attempt))
+
+    result = adapter.publish(message(), image_delivery(photo_url(uploads), memory, attempt=3))
+
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None and status["media_attachments"] == []
+    assert len(fake_mastodon.uploads()) == 1
+
+
+def test_lost_status_answer_then_retry_is_one_upload_and_one_status(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    adapter = attaching(fake_mastodon, http)
+    memory = Memory()
+    fake_mastodon.drop_after_processing(path="/api/v1/statuses")
+
+    with pytest.raises(AmbiguousError):
+        adapter.publish(message(), image_delivery(photo_url(uploads), memory, attempt=1))
+    assert len(fake_mastodon.statuses) == 1
+
+    result = adapter.publish(message(), image_delivery(photo_url(uploads), memory, attempt=2))
+
+    assert len(fake_mastodon.uploads()) == 1
+    assert len(fake_mastodon.statuses) == 1
+    assert len(uploads.requests) == 1
+    created = fake_mastodon.statuses[0]
+    assert result.remote_id == created["id"]
+    assert [m["id"] for m in created["media_attachments"]] == [memory.state["media_id"]]
+    bodies = [r.json() for r in fake_mastodon.requests_to("/api/v1/statuses", "POST")]
+    assert [b["media_ids"] for b in bodies] == [[memory.state["media_id"]]] * 2
+
+
+def test_status_refused_by_a_proxy_then_retry_attaches_the_remembered_upload(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    adapter = attaching(fake_mastodon, http)
+    memory = Memory()
+    fake_mastodon.fail_next(1, 502, "<html>Bad Gateway</html>", path="/api/v1/statuses")
+
+    with pytest.raises(AmbiguousError, match="502"):
+        adapter.publish(message(), image_delivery(photo_url(uploads), memory, attempt=1))
+    assert fake_mastodon.statuses == []
+
+    result = adapter.publish(message(), image_delivery(photo_url(uploads), memory, attempt=2))
+
+    (upload,) = fake_mastodon.uploads()
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None and [m["id"] for m in status["media_attachments"]] == [upload.id]
+
+
+@pytest.mark.parametrize(
+    "path", ["/wp-content/uploads/missing.png", "/wp-content/uploads/page.png"]
+)
+def test_unavailable_image_posts_the_status_without_it(
+    fake_mastodon: FakeMastodon,
+    http: httpx.Client,
+    uploads: ImageSite,
+    caplog: pytest.LogCaptureFixture,
+    path: str,
+) -> None:
+    memory = Memory()
+    with caplog.at_level(logging.WARNING, logger="worker.platforms.mastodon"):
+        result = attaching(fake_mastodon, http).publish(
+            message(), image_delivery(f"{uploads.url}{path}", memory)
+        )
+
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None and status["media_attachments"] == []
+    assert fake_mastodon.requests_to("/api/v2/media") == []
+    (request,) = fake_mastodon.requests_to("/api/v1/statuses", "POST")
+    assert "media_ids" not in request.json()
+    assert memory.state == {}
+    assert "not attached" in caplog.text and path in caplog.text
+
+
+def test_image_over_the_instance_limit_is_not_downloaded_in_full(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    fake_mastodon.image_size_limit = len(PHOTO) - 1
+    adapter = attaching(fake_mastodon, http)
+
+    assert adapter.image_size_limit() == len(PHOTO) - 1
+    result = adapter.publish(message(), image_delivery(photo_url(uploads), Memory()))
+
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None and status["media_attachments"] == []
+    assert fake_mastodon.requests_to("/api/v2/media") == []
+
+
+def test_image_limit_defaults_to_16_mb_when_the_instance_does_not_say(
+    fake_mastodon: FakeMastodon, http: httpx.Client
+) -> None:
+    fake_mastodon.instance_v2 = False
+    fake_mastodon.instance_v1 = False
+    assert attaching(fake_mastodon, http).image_size_limit() == 16 * 1024 * 1024
+
+
+def test_attach_image_off_uploads_nothing(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    adapter = adapter_for(fake_mastodon, http)
+    assert adapter.settings.attach_image is False
+
+    adapter.publish(message(), image_delivery(photo_url(uploads), Memory()))
+
+    assert uploads.requests == []
+    assert fake_mastodon.requests_to("/api/v2/media") == []
+    assert len(fake_mastodon.statuses) == 1
+
+
+def test_post_without_a_featured_image_uploads_nothing(
+    fake_mastodon: FakeMastodon, http: httpx.Client
+) -> None:
+    attaching(fake_mastodon, http).publish(message(), delivery())
+    assert fake_mastodon.requests_to("/api/v2/media") == []
+    assert len(fake_mastodon.statuses) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (401, {"error": "The access token is invalid"}, AuthError),
+        (429, {"error": "Too many requests"}, RateLimitedError),
+        (503, "<html>Service Unavailable</html>", TransientError),
+        (500, {"error": "Something went wrong"}, TransientError),
+    ],
+)
+def test_upload_failures_map_to_kinds_and_post_nothing(
+    fake_mastodon: FakeMastodon,
+    http: httpx.Client,
+    uploads: ImageSite,
+    status: int,
+    body: str | dict[str, str],
+    kind: type[Exception],
+) -> None:
+    reset_at = (datetime.now(UTC) + timedelta(minutes=30)).replace(microsecond=0)
+    fake_mastodon.fail_next(
+        1,
+        status,
+        body,
+        {"X-RateLimit-Reset": iso_reset(reset_at)},
+        path="/api/v2/media",
+        method="POST",
+    )
+    memory = Memory()
+
+    with pytest.raises(kind) as caught:
+        attaching(fake_mastodon, http).publish(
+            message(), image_delivery(photo_url(uploads), memory)
+        )
+
+    assert fake_mastodon.token not in str(caught.value)
+    assert fake_mastodon.statuses == []
+    assert memory.state == {}
+    if isinstance(caught.value, RateLimitedError):
+        assert caught.value.retry_at == reset_at
+    else:
+        assert str(status) in str(caught.value)
+
+
+def test_upload_without_the_media_scope_names_the_scope(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    fake_mastodon.scopes = {"read", "write:statuses"}
+    with pytest.raises(AuthError, match="write:media"):
+        attaching(fake_mastodon, http).publish(
+            message(), image_delivery(photo_url(uploads), Memory())
+        )
+    assert fake_mastodon.statuses == []
+
+
+def test_image_the_instance_refuses_goes_without_it(
+    fake_mastodon: FakeMastodon,
+    http: httpx.Client,
+    uploads: ImageSite,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_mastodon.fail_next(
+        1,
+        422,
+        {"error": "Validation failed: File content type is invalid"},
+        path="/api/v2/media",
+    )
+    with caplog.at_level(logging.WARNING, logger="worker.platforms.mastodon"):
+        result = attaching(fake_mastodon, http).publish(
+            message(), image_delivery(photo_url(uploads), Memory())
+        )
+    status = fake_mastodon.status_by_id(result.remote_id)
+    assert status is not None and status["media_attachments"] == []
+    assert "content type is invalid" in caplog.text
+
+
+def test_upload_answer_lost_is_transient_and_no_status_is_made(
+    fake_mastodon: FakeMastodon, http: httpx.Client, uploads: ImageSite
+) -> None:
+    fake_mastodon.drop_after_processing(path="/api/v2/media")
+    with pytest.raises(TransientError, match="uploading the image"):
+        attaching(fake_mastodon, http).publish(
+            message(), image_delivery(photo_url(uploads), Memory())
+        )
+    assert fake_mastodon.statuses == []
+
+
+def test_attach_image_setting_is_read_from_text() -> None:
+    settings = MastodonSettings.model_validate(
+        {"base_url": "https://example.social", "access_token": "t", "attach_image": "true"}
+    )
+    assert settings.attach_image is True

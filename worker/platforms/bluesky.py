@@ -16,8 +16,8 @@ Facts the code below relies on, checked against the real reference PDS
 * ``createdAt`` is part of the record: it comes from the delivery, never from
   the clock, or a repeat would differ and be refused as ``InvalidSwap``.
 * Facet offsets are UTF-8 byte offsets; the composer computes them.
-* The server does not build link cards: we fetch the image and upload it as
-  the card's thumb (at most 1,000,000 bytes, ``image/*``).
+* The server does not build link cards: we fetch the image (``images.py``) and
+  upload it as the card's thumb (at most 1,000,000 bytes, ``image/*``).
 """
 
 from __future__ import annotations
@@ -54,14 +54,16 @@ from worker.models import (
     SourcePost,
 )
 from worker.platforms.base import Adapter, PlatformFacts
+from worker.platforms.images import ImageUnavailable, fetch_image
 from worker.platforms.tid import is_tid, next_tid
 
 log = logging.getLogger(__name__)
 
 POST_COLLECTION = "app.bsky.feed.post"
-THUMB_MAX_BYTES = 1_000_000  # lexicon app.bsky.embed.external#external.thumb
-THUMB_DOWNLOAD_MAX_BYTES = 5 * 1024 * 1024  # stop reading a runaway image here
-THUMB_DOWNLOAD_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Lexicon app.bsky.embed.external#external.thumb; the download stops right
+# past it, since a bigger image could not be used anyway.
+THUMB_MAX_BYTES = 1_000_000
+THUMB_DOWNLOAD_TIMEOUT = 10.0  # seconds for the whole download
 
 # Answers that mean "this access token is no good, but the account may be".
 _TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
@@ -288,18 +290,21 @@ class BlueskyAdapter(Adapter):
 
         A missing thumb never stops the post: the card still links the article.
         """
-        image = self._download_image(image_url)
-        if image is None:
+        try:
+            image = fetch_image(
+                self.http, image_url, max_bytes=THUMB_MAX_BYTES, timeout=THUMB_DOWNLOAD_TIMEOUT
+            )
+        except ImageUnavailable as exc:
+            log.info("Bluesky card image %s not used: %s", image_url, exc.reason)
             return None
-        data, mime_type = image
 
         def upload(session: _Session) -> httpx.Response:
             return self._send(
                 session,
                 "POST",
                 "com.atproto.repo.uploadBlob",
-                content=data,
-                headers={"Content-Type": mime_type},
+                content=image.data,
+                headers={"Content-Type": image.mime_type},
             )
 
         try:
@@ -318,42 +323,6 @@ class BlueskyAdapter(Adapter):
             log.warning("Bluesky card thumb for %s: upload answer has no blob", image_url)
             return None
         return blob  # as-is: the record must carry exactly what the PDS gave
-
-    def _download_image(self, url: str) -> tuple[bytes, str] | None:
-        try:
-            with self.http.stream(
-                "GET", url, timeout=THUMB_DOWNLOAD_TIMEOUT, follow_redirects=True
-            ) as res:
-                if res.status_code != 200:
-                    log.info("card image %s not used: HTTP %s", url, res.status_code)
-                    return None
-                mime_type = res.headers.get("content-type", "").split(";")[0].strip().lower()
-                if not mime_type.startswith("image/"):
-                    log.info("card image %s not used: content type %r", url, mime_type)
-                    return None
-                declared = res.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > THUMB_MAX_BYTES:
-                    log.info(
-                        "card image %s not used: %s bytes > %s", url, declared, THUMB_MAX_BYTES
-                    )
-                    return None
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in res.iter_bytes():
-                    size += len(chunk)
-                    if size > THUMB_DOWNLOAD_MAX_BYTES:
-                        break
-                    chunks.append(chunk)
-        except httpx.HTTPError as exc:
-            log.info("card image %s not used: %s", url, type(exc).__name__)
-            return None
-        if size > THUMB_MAX_BYTES:
-            log.info("card image %s not used: over %s bytes", url, THUMB_MAX_BYTES)
-            return None
-        if size == 0:
-            log.info("card image %s not used: empty", url)
-            return None
-        return b"".join(chunks), mime_type
 
     # ------------------------------------------------------------------ checking
     def check(self) -> CheckResult:

@@ -6,32 +6,71 @@ sends the delivery's fixed key and any unclear outcome (timeout, 5xx) can be
 retried without risking a second copy.
 
 The length limit is per instance (forks raise it), so it is read from the
-instance once per adapter and cached.
+instance once per adapter and cached, with the instance's image size limit.
+
+With ``attach_image`` on, the post's featured image goes along: it is fetched
+(``images.py``), uploaded with ``POST /api/v2/media`` (the alt text as its
+description), waited for while the instance processes it, and its id sent in
+``media_ids``.  The media id is remembered for the delivery as soon as the
+instance gives it, so a later attempt attaches the same upload instead of
+uploading again (Mastodon keeps unattached media for about a day); together
+with the Idempotency-Key that makes one status with one image.  An image that
+cannot be had, or that the instance refuses, never stops the post: it goes
+out without it and the reason is logged.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
 
 import httpx
+import regex
 from pydantic import ConfigDict, SecretStr, field_validator
 
 from worker.accounts import AccountSettings
 from worker.compose.length import MASTODON_DEFAULT, GraphemeRule, LengthRule
+from worker.compose.text import html_to_text
 from worker.errors import (
     AmbiguousError,
     AuthError,
     PublishError,
     RateLimitedError,
     RejectedError,
+    TransientError,
 )
-from worker.models import CheckResult, ComposedMessage, DeliveryRef, PublishResult, SourcePost
+from worker.models import (
+    CheckResult,
+    ComposedMessage,
+    DeliveryRef,
+    FeaturedImage,
+    PublishResult,
+    SourcePost,
+)
 from worker.platforms.base import Adapter, PlatformFacts
+from worker.platforms.images import FetchedImage, ImageUnavailable, fetch_image
 
 log = logging.getLogger(__name__)
+
+MEDIA_KEY = "media_id"  # in the delivery's state: the uploaded image, once known
+IMAGE_SIZE_LIMIT = 16 * 1024 * 1024  # the documented default, when the instance does not say
+IMAGE_FETCH_TIMEOUT = 30.0  # seconds for the whole download from the site
+DESCRIPTION_LIMIT = 1500  # MediaAttachment::MAX_DESCRIPTION_LENGTH
+# Attempts that wait for an image the instance is still processing; later
+# ones post without it, so a stuck processing queue cannot hold the post back.
+MEDIA_PATIENT_ATTEMPTS = 3
+_EXTENSIONS = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+}
+
+MediaState = Literal["ready", "processing", "gone", "failed"]
+_GRAPHEME = regex.compile(r"\X")
 
 
 class MastodonSettings(AccountSettings):
@@ -43,6 +82,8 @@ class MastodonSettings(AccountSettings):
     access_token: SecretStr
     visibility: Literal["public", "unlisted", "private", "direct"] = "public"
     language: str | None = None  # ISO 639-1; None lets the server guess
+    # Upload the post's featured image with the status (needs write:media).
+    attach_image: bool = False
 
     @field_validator("base_url")
     @classmethod
@@ -72,15 +113,21 @@ class MastodonAdapter(Adapter):
         text_limit=500,
         counting="graphemes per instance limit; every URL counts 23",
         link_card=False,  # the instance builds the card itself after posting
-        images=False,
+        images=True,  # the featured image, with ``attach_image``
         idempotent=True,
     )
     settings_model: ClassVar[type[AccountSettings]] = MastodonSettings
 
     settings: MastodonSettings
 
+    # How long one attempt waits for the instance to process an uploaded image,
+    # and how often it asks; short, since the delivery's lease is running.
+    media_wait_seconds: float = 15.0
+    media_poll_seconds: float = 1.0
+
     def setup(self) -> None:
         self._rule: GraphemeRule | None = None
+        self._image_size_limit: int | None = None
         self._rule_lock = threading.Lock()
 
     # ------------------------------------------------------------------ helpers
@@ -100,8 +147,8 @@ class MastodonAdapter(Adapter):
         # instance be asked once, not once per thread.
         with self._rule_lock:
             if self._rule is None:
-                rule = self._read_instance_rule()
-                if rule is None:
+                found = self._read_instance()
+                if found is None:
                     # Not cached: the next message asks the instance again.
                     log.warning(
                         "mastodon account %s: could not read the limits of %s; using %d",
@@ -110,10 +157,15 @@ class MastodonAdapter(Adapter):
                         MASTODON_DEFAULT.limit,
                     )
                     return MASTODON_DEFAULT
-                self._rule = rule
+                self._rule, self._image_size_limit = found
             return self._rule
 
-    def _read_instance_rule(self) -> GraphemeRule | None:
+    def image_size_limit(self) -> int:
+        """The largest image the instance takes, in bytes."""
+        self.length_rule()  # reads the instance once, its media limits included
+        return self._image_size_limit or IMAGE_SIZE_LIMIT
+
+    def _read_instance(self) -> tuple[GraphemeRule, int | None] | None:
         for path in ("/api/v2/instance", "/api/v1/instance"):
             try:
                 response = self.request("GET", self._url(path), headers=self._auth())
@@ -121,16 +173,20 @@ class MastodonAdapter(Adapter):
                 continue
             if response.status_code != 200:
                 continue
-            rule = _rule_from_instance(_json_or_none(response))
+            data = _json_or_none(response)
+            rule = _rule_from_instance(data)
             if rule is not None:
-                return rule
+                return rule, _image_size_limit_from_instance(data)
         return None
 
     # ------------------------------------------------------------------ publish
     def publish(self, message: ComposedMessage, delivery: DeliveryRef) -> PublishResult:
+        media_ids = self._attachments(message, delivery)
         body: dict[str, Any] = {"status": message.text, "visibility": self.settings.visibility}
         if self.settings.language:
             body["language"] = self.settings.language
+        if media_ids:
+            body["media_ids"] = media_ids
         headers = {**self._auth(), "Idempotency-Key": delivery.idempotency_key}
         response = self.request(
             "POST",
@@ -151,6 +207,158 @@ class MastodonAdapter(Adapter):
                 remote_id=str(data["id"]), remote_url=str(remote_url) if remote_url else None
             )
         raise self._error(response, action="post the status")
+
+    # ------------------------------------------------------------------ image
+    def _attachments(self, message: ComposedMessage, delivery: DeliveryRef) -> list[str]:
+        """The media ids to send with the status: the featured image, or none."""
+        image = delivery.post.featured_image
+        if not self.settings.attach_image or image is None or not image.url:
+            return []
+        remembered = delivery.state.get(MEDIA_KEY)
+        if isinstance(remembered, str) and remembered:
+            return self._earlier_upload(remembered, delivery)
+        uploaded = self._upload(image, self._description(image, message, delivery.post))
+        if uploaded is None:
+            return []
+        media_id, ready = uploaded
+        # Durably, before anything else is sent: a later attempt reuses it.
+        delivery.remember(MEDIA_KEY, media_id)
+        if ready:
+            return [media_id]
+        return self._when_processed(media_id, delivery, self._wait_for(media_id))
+
+    def _earlier_upload(self, media_id: str, delivery: DeliveryRef) -> list[str]:
+        state = self._media_state(media_id)
+        if state == "gone":
+            # Only unattached media can be read, so an earlier attempt most
+            # likely made the status with it and lost the answer.  Sending the
+            # id again with the same Idempotency-Key returns that status (the
+            # key is checked before the media).  After the key's hour, recent
+            # versions refuse an attached id; older ones ignored unknown ids.
+            log.info(
+                "mastodon account %s: media %s of delivery %s is no longer unattached; "
+                "relying on the Idempotency-Key",
+                self.name,
+                media_id,
+                delivery.delivery_id,
+            )
+            return [media_id]
+        if state == "processing":
+            state = self._wait_for(media_id)
+        return self._when_processed(media_id, delivery, state)
+
+    def _when_processed(self, media_id: str, delivery: DeliveryRef, state: MediaState) -> list[str]:
+        if state == "ready":
+            return [media_id]
+        if state == "processing":
+            if delivery.attempt < MEDIA_PATIENT_ATTEMPTS:
+                raise TransientError(
+                    f"{self._instance} is still processing the image (media {media_id}) after "
+                    f"{self.media_wait_seconds:g} s; a later attempt attaches it"
+                )
+            reason = f"still processing after {delivery.attempt} attempts"
+        elif state == "failed":
+            reason = "the instance could not process it"
+        else:
+            reason = "the instance no longer has it"
+        log.warning(
+            "mastodon account %s: posting delivery %s without its image (media %s): %s",
+            self.name,
+            delivery.delivery_id,
+            media_id,
+            reason,
+        )
+        return []
+
+    def _upload(self, image: FeaturedImage, description: str) -> tuple[str, bool] | None:
+        """Fetch and upload the image: ``(media id, processed)``, or ``None``
+        (logged) when there is no usable image; raises for an account problem."""
+        try:
+            fetched = fetch_image(
+                self.http,
+                image.url,
+                max_bytes=self.image_size_limit(),
+                timeout=IMAGE_FETCH_TIMEOUT,
+            )
+        except ImageUnavailable as exc:
+            log.warning(
+                "mastodon account %s: image %s not attached: %s", self.name, image.url, exc.reason
+            )
+            return None
+        try:
+            response = self.request(
+                "POST",
+                self._url("/api/v2/media"),
+                headers=self._auth(),
+                files={"file": (_filename(fetched), fetched.data, fetched.mime_type)},
+                data={"description": description},
+                follow_redirects=False,
+            )
+        except AmbiguousError as exc:
+            # No status was made; an upload we never heard of stays unattached
+            # and the instance deletes it.
+            raise TransientError(f"{exc.message} (uploading the image)") from None
+        if response.status_code in (200, 202):
+            data = _json_or_none(response)
+            media_id = data.get("id") if isinstance(data, dict) else None
+            if not media_id:
+                raise TransientError(f"{self._instance} answered the upload without a media id")
+            # 202: accepted, still processing (``url`` is null until it is done).
+            return str(media_id), response.status_code == 200
+        refused = self._media_error(response, action="upload the image")
+        log.warning("mastodon account %s: image %s not attached: %s", self.name, image.url, refused)
+        return None
+
+    def _wait_for(self, media_id: str) -> MediaState:
+        """Ask about the media until it is no longer processing or the wait is over."""
+        deadline = time.monotonic() + self.media_wait_seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "processing"
+            time.sleep(min(self.media_poll_seconds, left))
+            state = self._media_state(media_id)
+            if state != "processing":
+                return state
+
+    def _media_state(self, media_id: str) -> MediaState:
+        try:
+            response = self.request(
+                "GET", self._url(f"/api/v1/media/{media_id}"), headers=self._auth()
+            )
+        except AmbiguousError as exc:
+            raise TransientError(exc.message) from None  # a read: nothing was changed
+        status = response.status_code
+        if status == 200:
+            return "ready"
+        if status == 206:
+            return "processing"
+        if status == 404:
+            return "gone"
+        reason = self._media_error(response, action="read the image's processing state")
+        log.info("mastodon account %s: media %s: %s", self.name, media_id, reason)
+        return "failed"
+
+    def _media_error(self, response: httpx.Response, *, action: str) -> str:
+        """Raise for answers that would stop the status too (token, scope, rate
+        limit, a server in trouble); anything else is about this image, and
+        its description is returned so that the post goes without it."""
+        error = self._error(response, action=action)
+        if isinstance(error, AuthError) and response.status_code == 403:
+            raise AuthError(f"{error.message}; attaching images needs the write:media scope")
+        if isinstance(error, (AuthError, RateLimitedError)):
+            raise error
+        if response.status_code >= 500:
+            # Transient, not ambiguous: the status has not been sent yet.
+            raise TransientError(error.message)
+        return error.message
+
+    @staticmethod
+    def _description(image: FeaturedImage, message: ComposedMessage, post: SourcePost) -> str:
+        """The alt text; the post's title when the image has none."""
+        text = " ".join(image.alt.split()) or message.title
+        text = text or html_to_text(post.title_html, paragraphs=False)
+        return _graphemes_prefix(text, DESCRIPTION_LIMIT)
 
     def _error(self, response: httpx.Response, *, action: str) -> PublishError:
         status = response.status_code
@@ -230,6 +438,24 @@ def _parse_reset(value: str | None) -> datetime | None:
     return moment
 
 
+def _filename(image: FetchedImage) -> str:
+    # The instance keeps the name; the URL's own may be long or odd.
+    return "image" + _EXTENSIONS.get(image.mime_type, "")
+
+
+def _graphemes_prefix(text: str, limit: int) -> str:
+    """At most ``limit`` code points (Ruby's ``length``), never ending inside
+    a grapheme cluster."""
+    if len(text) <= limit:
+        return text
+    kept = 0
+    for cluster in _GRAPHEME.findall(text):
+        if kept + len(cluster) > limit:
+            break
+        kept += len(cluster)
+    return text[:kept].rstrip()
+
+
 def _positive_int(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         return None
@@ -251,3 +477,10 @@ def _rule_from_instance(data: Any) -> GraphemeRule | None:
         return None
     url_weight = _positive_int(statuses.get("characters_reserved_per_url"))
     return GraphemeRule(limit=limit, url_weight=url_weight or MASTODON_DEFAULT.url_weight)
+
+
+def _image_size_limit_from_instance(data: Any) -> int | None:
+    """``configuration.media_attachments.image_size_limit`` (v2, and v1 since 3.4)."""
+    configuration = data.get("configuration") if isinstance(data, dict) else None
+    media = configuration.get("media_attachments") if isinstance(configuration, dict) else None
+    return _positive_int(media.get("image_size_limit")) if isinstance(media, dict) else None
