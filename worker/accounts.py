@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from worker.compose.links import load_shortener
 from worker.compose.template import TemplateError, placeholders_in
 
 DEFAULT_TEMPLATE = "{title}\n\n{excerpt}\n\n{url}\n{hashtags}"
@@ -36,6 +37,11 @@ class AccountSettings(BaseModel):
     # UTM tags on the shared link: source is the network, medium "social".
     utm: bool = True
     utm_campaign: str = Field(default="crosspost", max_length=100)
+    # A link shortener of the operator's own: ``module.path:function`` taking
+    # the (UTM-tagged) link and returning a shorter http(s) URL.  None by
+    # default; Crosspost ships none, so no link leaves for a third party
+    # unless someone chose one.
+    shortener: str | None = None
 
     @field_validator("template")
     @classmethod
@@ -47,6 +53,14 @@ class AccountSettings(BaseModel):
         if "{url}" not in value:
             raise ValueError("template must contain {url}: every message carries the link")
         return value
+
+    @field_validator("shortener")
+    @classmethod
+    def _shortener_is_callable(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        load_shortener(value)  # its ValueError names the problem
+        return value.strip()
 
     @field_validator("sites", mode="before")
     @classmethod

@@ -6,7 +6,8 @@ the same way), then the remaining decorative fields.  The link is never cut:
 if it does not fit on its own, the message cannot be sent at all.
 
 Cutting works on grapheme clusters, so an emoji family, a flag, a skin tone
-or a letter with its combining marks is kept or dropped whole.  The longest
+or a letter with its combining marks is kept or dropped whole; a URL or a
+hashtag in the text is kept or dropped whole too.  The longest
 prefix that fits is found by searching over cluster counts, starting from an
 estimate of the room left and galloping then bisecting from there: a few
 probes, each rendering and measuring the message once, instead of the O(n²)
@@ -54,6 +55,15 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
+_LINK_START = re.compile(r"https?://|www\.", re.IGNORECASE)
+_OPENING = "([{<'\"\u2018\u201c\u00ab"
+
+
+def _uncuttable(word: str) -> bool:
+    """Whether ``word`` is (or holds) a URL or is a hashtag."""
+    return word.lstrip(_OPENING).startswith("#") or _LINK_START.search(word) is not None
+
+
 class _Prefixes:
     """The prefixes of one text, each cut where a reader would cut it.
 
@@ -86,6 +96,16 @@ class _Prefixes:
             end -= 1
         if end <= floor:
             end = k
+            # Never inside a URL or a hashtag, though: a cut one is another
+            # link or another tag.  Then the whole word goes.
+            start = end
+            while start and not clusters[start - 1].isspace():
+                start -= 1
+            stop = end
+            while stop < len(clusters) and not clusters[stop].isspace():
+                stop += 1
+            if _uncuttable("".join(clusters[start:stop])):
+                end = start
         while end and (clusters[end - 1].isspace() or clusters[end - 1] in _TRAILING_JUNK):
             end -= 1
         # A "prepend" cluster (e.g. U+0600 ARABIC NUMBER SIGN) would fuse

@@ -108,42 +108,63 @@ class CodeUnitRule:
         return self.length(text) <= self.limit
 
 
-_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}")
+# A cluster that holds (part of) an emoji: a pictograph, a flag letter, or a
+# skin tone (which is no pictograph, yet shown as an emoji on its own).
+_EMOJI = regex.compile(r"[\p{Extended_Pictographic}\p{Regional_Indicator}\p{Emoji_Modifier}]")
+# One emoji as twitter-text's parser (twemoji) finds it: a flag, or
+# pictographs (with a skin tone or a variation selector, and tag characters
+# for England's flag) joined by ZWJ.  A well-formed ZWJ sequence is taken as one
+# emoji: keyboards only make recommended ones, and no list of those ships with
+# Python.  Whatever else shares a cluster with an emoji (a combining mark after
+# it, a lone ZWJ, a skin tone after a face that takes none) weighs on its own.
+# A ZWJ sequence is always one grapheme cluster (UAX #29 GB11), so matching on
+# the whole text gives what matching cluster by cluster would.
+_PICTOGRAPH = (
+    r"(?:\p{Emoji_Modifier_Base}\p{Emoji_Modifier}|\p{Extended_Pictographic}\ufe0f?)"
+    r"[\U000e0020-\U000e007f]*"
+)
+_EMOJI_SEQUENCE = regex.compile(
+    r"\p{Regional_Indicator}{2}|" + _PICTOGRAPH + r"(?:\u200d" + _PICTOGRAPH + r")*"
+)
 # twitter-text v3: these code point ranges weigh 100, everything else 200.
 _LIGHT_RANGES = ((0x0000, 0x10FF), (0x2000, 0x200D), (0x2010, 0x201F), (0x2032, 0x2037))
 
 
-def _x_weight(char: str) -> int:
-    point = ord(char)
-    return 100 if any(low <= point <= high for low, high in _LIGHT_RANGES) else 200
+# Code points outside those ranges, counted in C rather than one by one.
+_HEAVY = regex.compile(
+    "[^" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in _LIGHT_RANGES) + "]"
+)
+
+
+def _x_weight(text: str) -> int:
+    """Weight (in hundredths) of ``text`` with its emoji: 2 an emoji, then 1 or 2 a code point."""
+    if text.isascii():
+        return 100 * len(text)
+    emoji = 0
+    if _EMOJI.search(text):
+        text, emoji = _EMOJI_SEQUENCE.subn("", text)
+    heavy = len(_HEAVY.findall(text))
+    return 200 * emoji + 100 * len(text) + 100 * heavy
 
 
 @dataclass(frozen=True)
 class WeightedRule:
-    """X's weighted length (twitter-text v3): NFC text; most Latin, Greek,
-    Cyrillic and punctuation weigh 1, other scripts 2, an emoji sequence 2,
-    and every URL 23 whatever its length."""
+    """X's weighted length (twitter-text v3): NFC text; code points below
+    U+1100 (Latin, Greek, Cyrillic, Hebrew, Arabic, Devanagari…) and most
+    punctuation weigh 1, other code points 2, an emoji sequence 2, and every
+    URL 23 whatever its length."""
 
     limit: int = 280
     url_weight: int = 23
-
-    def _segment(self, text: str) -> int:
-        weight = 0
-        for cluster in _GRAPHEME.findall(text):
-            if _EMOJI.search(cluster):
-                weight += 200
-            else:
-                weight += sum(_x_weight(char) for char in cluster)
-        return weight
 
     def length(self, text: str) -> int:
         text = unicodedata.normalize("NFC", text)
         weight = 0
         position = 0
         for match in URL_PATTERN.finditer(text):
-            weight += self._segment(text[position : match.start()]) + self.url_weight * 100
+            weight += _x_weight(text[position : match.start()]) + self.url_weight * 100
             position = match.end()
-        weight += self._segment(text[position:])
+        weight += _x_weight(text[position:])
         return -(-weight // 100)  # round up: a half-weighted character still counts
 
     def fits(self, text: str) -> bool:
@@ -166,6 +187,29 @@ class EmojiBytesRule:
         return self.length(text) <= self.limit
 
 
+# Any "#" before a letter or digit, wherever it stands: Instagram does not say
+# what it takes for a hashtag, so this counts the most it could.
+_HASHTAG = regex.compile(r"#[\p{L}\p{M}\p{N}_]")
+
+
+@dataclass(frozen=True)
+class CaptionRule:
+    """Instagram: 2,200 characters (code points) and at most 30 hashtags.
+
+    Hashtags written in the excerpt count too, so a post with many of them
+    loses excerpt text until the caption is acceptable.
+    """
+
+    limit: int = 2200
+    max_hashtags: int = 30
+
+    def length(self, text: str) -> int:
+        return len(text)
+
+    def fits(self, text: str) -> bool:
+        return len(text) <= self.limit and len(_HASHTAG.findall(text)) <= self.max_hashtags
+
+
 MASTODON_DEFAULT = GraphemeRule(limit=500, url_weight=23)
 BLUESKY = GraphemeAndByteRule()
 X = WeightedRule()
@@ -175,4 +219,4 @@ TELEGRAM_CAPTION = CodeUnitRule(limit=1024, unit="utf16")
 DISCORD = CodeUnitRule(limit=2000, unit="utf16")
 LINKEDIN = CodeUnitRule(limit=3000)
 FACEBOOK = CodeUnitRule(limit=63206)
-INSTAGRAM = CodeUnitRule(limit=2200)
+INSTAGRAM = CaptionRule()

@@ -6,6 +6,7 @@ so every retry sends exactly the same message.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from worker.accounts import AccountSettings
@@ -13,7 +14,7 @@ from worker.compose.facets import facets_for
 from worker.compose.fit import fit, shorten
 from worker.compose.hashtags import hashtags
 from worker.compose.length import LengthRule
-from worker.compose.links import tracked_link
+from worker.compose.links import is_web_url, load_shortener, tracked_link
 from worker.compose.text import html_to_text
 from worker.models import Card, ComposedMessage, SourcePost
 
@@ -24,6 +25,38 @@ CARD_DESCRIPTION_GRAPHEMES = 300
 
 _LINE_BREAKS = re.compile(r"\s*\n\s*")
 
+log = logging.getLogger(__name__)
+
+
+def shortened(link: str, shortener: str, account: str) -> str:
+    """``link`` through the account's shortener; the long link if the
+    shortener fails or answers with anything but an http(s) URL.
+
+    A shortener outage must never stop sharing: a long link costs a few
+    characters, a missing post costs the post.
+    """
+    try:
+        short = load_shortener(shortener)(link)
+    except Exception as exc:
+        # Only the kind of failure: the shortener's own message may carry
+        # its API key or a signed URL, and secrets never reach the logs.
+        log.warning(
+            "account %s: shortener %s failed (%s); sharing the long link",
+            account or "?",
+            shortener,
+            type(exc).__name__,
+        )
+        return link
+    if not is_web_url(short):
+        log.warning(
+            "account %s: shortener %s returned %s, not an http(s) URL; sharing the long link",
+            account or "?",
+            shortener,
+            type(short).__name__ if not isinstance(short, str) else "text",
+        )
+        return link
+    return short
+
 
 def _excerpt(post: SourcePost) -> str:
     excerpt = html_to_text(post.excerpt_html)
@@ -31,6 +64,11 @@ def _excerpt(post: SourcePost) -> str:
         return excerpt
     # No excerpt (some feeds, some themes): the start of the content instead.
     return shorten(html_to_text(post.content_html), EXCERPT_GRAPHEMES)
+
+
+def _plain_link(link: str) -> re.Pattern[str]:
+    """The post's address as a whole token (``?p=1`` must not match ``?p=12``)."""
+    return re.compile(re.escape(link) + r"(?=$|[\s.,;:!?)\]])")
 
 
 def custom_text(post: SourcePost, account: str, network: str) -> str | None:
@@ -77,6 +115,8 @@ def compose_message(
         if settings.utm
         else post.link
     )
+    if settings.shortener:
+        link = shortened(link, settings.shortener, account)
     terms = {
         "tags": post.tags,
         "categories": post.categories,
@@ -88,8 +128,12 @@ def compose_message(
     if custom is not None:
         # The editor's words replace the template; the link still goes along,
         # and the words are shortened like an excerpt if they must be.
+        # Where the editor wrote the post's plain address, send the link this
+        # account shares (campaign tags, shortener) so that it is the one counted
+        # and, on Bluesky, the one made clickable.
+        custom, mentions = _plain_link(post.link).subn(link, custom)
         excerpt = custom
-        template = "{excerpt}" if link in custom or post.link in custom else "{excerpt}\n\n{url}"
+        template = "{excerpt}" if mentions or link in custom else "{excerpt}\n\n{url}"
     fields = {
         "title": title,
         "excerpt": excerpt,
