@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fakes.telegram_fixtures",
     "tests.fakes.linkedin_discord_fixtures",
     "tests.fakes.graph_fixtures",
+    "tests.dashboard_fixtures",
 ]

@@ -62,7 +62,12 @@ def register_tasks(app: Celery) -> None:
         return tasks.service().poll()
 
     def sweep() -> int:
-        return tasks.service().sweep()
+        from worker.runner import heartbeat
+
+        service = tasks.service()
+        # Beat sends this on its schedule: its heartbeat shows that beat runs.
+        heartbeat(service, "sweep (beat)", mode="distributed")
+        return service.sweep()
 
     task: Any = app.task
     task(name=PUBLISH_TASK)(publish)

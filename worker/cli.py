@@ -66,17 +66,58 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         signal.signal(signal.SIGTERM, _stop)
         signal.signal(signal.SIGINT, _stop)
-        if settings.distributed:
-            # Poll and sweep here; Celery workers publish.
-            while not stop.is_set():
-                service.poll()
-                service.sweep()
-                stop.wait(min(settings.sweep_interval_seconds, settings.poll_interval_seconds))
-        else:
-            run_forever(service, stop)
+        web = _start_dashboard(settings, service, args)
+        try:
+            if settings.distributed:
+                from worker.runner import heartbeat, part_name
+
+                # Poll and sweep here; Celery workers publish.
+                name = part_name("run")
+                while not stop.is_set():
+                    heartbeat(service, name, mode="distributed")
+                    service.poll()
+                    service.sweep()
+                    stop.wait(min(settings.sweep_interval_seconds, settings.poll_interval_seconds))
+            else:
+                run_forever(service, stop)
+        finally:
+            if web is not None:
+                web.stop()
         return 0
     finally:
         service.close()
+
+
+def _start_dashboard(settings: Settings, service: Service, args: argparse.Namespace) -> Any:
+    """The dashboard in a thread of ``crosspost run``, when a way to log in is set."""
+    import logging
+
+    from worker.dashboard.server import AUTH_VARIABLES, BackgroundDashboard
+
+    log = logging.getLogger("worker.cli")
+    if not settings.dashboard_configured:
+        log.info("dashboard off: set %s to turn it on", AUTH_VARIABLES)
+        return None
+    web = BackgroundDashboard(
+        settings, service.engine, reload_settings=lambda: load_settings(args.env_file)
+    ).start()
+    log.info("dashboard on %s/", web.url)
+    return web
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from worker.dashboard.server import require_auth, serve
+    from worker.store.database import create_db_engine, migrate
+
+    settings = _load(args)
+    require_auth(settings)
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    try:
+        serve(settings, engine, reload_settings=lambda: load_settings(args.env_file))
+    finally:
+        engine.dispose()
+    return 0
 
 
 def _celery(args: argparse.Namespace) -> tuple[Settings, Any, Any, Any]:
@@ -93,9 +134,13 @@ def _celery(args: argparse.Namespace) -> tuple[Settings, Any, Any, Any]:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings, app, tasks, dispatcher = _celery(args)
+    from worker.runner import HeartbeatThread, part_name
+
     service = _service(settings)
     service.use(dispatcher(app, settings.celery_queue))
     tasks.install(service)
+    # One heartbeat per worker process (its Celery hostname), for the dashboard.
+    HeartbeatThread(service, part_name(f"worker-{os.getpid()}"), mode="distributed").start()
     app.worker_main(
         [
             "worker",
@@ -290,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="a Celery worker (needs REDIS_URL)")
     worker.add_argument("--concurrency", type=int, default=None)
     worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser(
+        "dashboard", help="the web dashboard (needs DASHBOARD_PASSWORD or DASHBOARD_TOKEN)"
+    ).set_defaults(func=cmd_dashboard)
 
     sub.add_parser("beat", help="the Celery beat scheduler (run one)").set_defaults(func=cmd_beat)
 

@@ -87,8 +87,25 @@ class _EnvSettings(BaseSettings):
     log_level: str = "INFO"
     user_agent: str = "Crosspost/0.1"
 
+    # The dashboard (``crosspost dashboard``, and inside ``crosspost run``).
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = Field(default=8080, ge=0, le=65535)
+    dashboard_password: SecretStr | None = None
+    dashboard_token: SecretStr | None = None
+    dashboard_allow_no_auth: bool = False
+    dashboard_secret_key: SecretStr | None = None
+
     sites: dict[str, SiteSettings] = Field(default_factory=dict)
     accounts: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("dashboard_password", "dashboard_token", "dashboard_secret_key")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        # ``DASHBOARD_PASSWORD=`` in an .env file means "not set", not "the
+        # empty password", which anyone could type.
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
 
 
 @dataclass(frozen=True)
@@ -111,10 +128,21 @@ class Settings:
     user_agent: str
     sites: dict[str, SiteSettings]
     accounts: dict[str, AccountSettings]
+    dashboard_host: str = "127.0.0.1"
+    dashboard_port: int = 8080
+    dashboard_password: SecretStr | None = None
+    dashboard_token: SecretStr | None = None
+    dashboard_allow_no_auth: bool = False
+    dashboard_secret_key: SecretStr | None = None
 
     @property
     def distributed(self) -> bool:
         return bool(self.redis_url)
+
+    @property
+    def dashboard_configured(self) -> bool:
+        """Whether the dashboard may start: some way to log in, or loopback by choice."""
+        return bool(self.dashboard_password or self.dashboard_token or self.dashboard_allow_no_auth)
 
     def redacted(self) -> dict[str, Any]:
         """A summary safe to print: secrets and URL passwords masked."""
@@ -124,6 +152,18 @@ class Settings:
             "sites": {k: v.model_dump(mode="json") for k, v in self.sites.items()},
             "accounts": {k: v.model_dump(mode="json") for k, v in self.accounts.items()},
         }
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _mask_url_password(url: str) -> str:
@@ -191,6 +231,12 @@ def load_settings(env_file: str | Path | None = ".env") -> Settings:
                     f"{_env_name('accounts', name, 'sites')}: no site named {site!r} "
                     f"(configured: {', '.join(sorted(raw.sites)) or 'none'})"
                 )
+    if raw.dashboard_allow_no_auth and not is_loopback(raw.dashboard_host):
+        problems.append(
+            f"DASHBOARD_ALLOW_NO_AUTH: only allowed with a loopback DASHBOARD_HOST "
+            f"(127.0.0.1, ::1 or localhost), not {raw.dashboard_host!r}; "
+            f"set DASHBOARD_PASSWORD or DASHBOARD_TOKEN instead"
+        )
     if problems:
         raise ConfigError("invalid settings:\n  " + "\n  ".join(problems))
 

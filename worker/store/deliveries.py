@@ -371,3 +371,70 @@ def accounts_of(conn: Connection, delivery_ids: Sequence[int]) -> set[str]:
         select(deliveries.c.account).where(deliveries.c.id.in_(list(delivery_ids))).distinct()
     ).all()
     return {row[0] for row in rows}
+
+
+def confirm_published(
+    conn: Connection,
+    delivery_id: int,
+    *,
+    now: datetime,
+    remote_url: str | None = None,
+) -> bool:
+    """A person looked: an ``unconfirmed`` delivery did reach the network.
+
+    Only an unconfirmed delivery can be confirmed this way (compare-and-set on
+    the status), so a double click or a retry racing it changes nothing twice.
+    """
+    row = conn.execute(
+        select(deliveries.c.attempts).where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.status == DeliveryStatus.UNCONFIRMED.value,
+        )
+    ).first()
+    if row is None:
+        return False
+    result = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == delivery_id,
+            deliveries.c.status == DeliveryStatus.UNCONFIRMED.value,
+        )
+        .values(
+            status=DeliveryStatus.PUBLISHED.value,
+            remote_url=remote_url or None,
+            retry_at=None,
+            last_error_kind=None,
+            last_error=None,
+            updated_at=now,
+        )
+    )
+    if result.rowcount != 1:
+        return False
+    append_history(
+        conn,
+        delivery_id,
+        now=now,
+        attempt=row.attempts,
+        status=HistoryStatus.SUCCESS,
+        error="marked published by a person",
+        remote_url=remote_url or None,
+    )
+    return True
+
+
+def wake_account(conn: Connection, account: str) -> int:
+    """Make the queued deliveries of a resumed account due at the next sweep.
+
+    While an account is paused its deliveries stay ``queued`` with the time
+    they were last enqueued; without this they would wait for
+    ``REQUEUE_AFTER_SECONDS`` before anyone sent them.
+    """
+    result = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.account == account,
+            deliveries.c.status == DeliveryStatus.QUEUED.value,
+        )
+        .values(enqueued_at=None)
+    )
+    return int(result.rowcount)

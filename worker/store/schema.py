@@ -130,6 +130,11 @@ deliveries = Table(
 )
 Index("ix_deliveries_status_retry_at", deliveries.c.status, deliveries.c.retry_at)
 Index("ix_deliveries_account_status", deliveries.c.account, deliveries.c.status)
+# The dashboard: counts and the chart read deliveries by creation time and
+# state (the index covers both, so counting never touches the table); the
+# failures list reads one state newest change first.
+Index("ix_deliveries_created_at_status", deliveries.c.created_at, deliveries.c.status)
+Index("ix_deliveries_status_updated_at", deliveries.c.status, deliveries.c.updated_at)
 
 # Every attempt and every change a person made: the history ROP keeps in
 # rop_publish_now_history, with the error and the remote link added.
@@ -162,4 +167,14 @@ account_tokens = Table(
     Column("name", String(60), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Each running part says it is alive: the embedded runner's loop, every Celery
+# worker, the beat-driven sweep.  The dashboard shows when each was last seen.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("mode", String(20), nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
 )
