@@ -62,7 +62,7 @@ def register_tasks(app: Celery) -> None:
         return tasks.service().poll()
 
     def sweep() -> int:
-        from worker.runner import heartbeat
+        from worker.heartbeat import heartbeat
 
         service = tasks.service()
         # Beat sends this on its schedule: its heartbeat shows that beat runs.

@@ -69,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         web = _start_dashboard(settings, service, args)
         try:
             if settings.distributed:
-                from worker.runner import heartbeat, part_name
+                from worker.heartbeat import heartbeat, part_name
 
                 # Poll and sweep here; Celery workers publish.
                 name = part_name("run")
@@ -134,7 +134,7 @@ def _celery(args: argparse.Namespace) -> tuple[Settings, Any, Any, Any]:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     settings, app, tasks, dispatcher = _celery(args)
-    from worker.runner import HeartbeatThread, part_name
+    from worker.heartbeat import HeartbeatThread, part_name
 
     service = _service(settings)
     service.use(dispatcher(app, settings.celery_queue))
