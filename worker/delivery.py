@@ -30,7 +30,6 @@ from worker.settings import Settings
 from worker.store import accounts as account_store
 from worker.store import deliveries as delivery_store
 from worker.store import history as history_store
-from worker.store.history import append_history
 
 log = logging.getLogger(__name__)
 
@@ -196,28 +195,20 @@ class Publisher:
     def _settle_success(
         self, claim: delivery_store.Claim, result: PublishResult, duration_ms: int
     ) -> DeliveryStatus | None:
-        now = self.clock()
         with self.engine.begin() as conn:
-            if not delivery_store.finish(
+            recorded = delivery_store.record_attempt(
                 conn,
                 claim,
                 status=DeliveryStatus.PUBLISHED,
-                now=now,
-                remote_id=result.remote_id,
-                remote_url=result.remote_url,
-            ):
-                log.warning("delivery %s: claim lost before recording success", claim.delivery_id)
-                return None
-            append_history(
-                conn,
-                claim.delivery_id,
-                now=now,
-                attempt=claim.attempt,
-                status=HistoryStatus.SUCCESS,
+                history=HistoryStatus.SUCCESS,
+                now=self.clock(),
                 remote_id=result.remote_id,
                 remote_url=result.remote_url,
                 duration_ms=duration_ms,
             )
+        if not recorded:
+            log.warning("delivery %s: claim lost before recording success", claim.delivery_id)
+            return None
         log.info(
             "delivery %s published: %s", claim.delivery_id, result.remote_url or result.remote_id
         )
@@ -235,33 +226,20 @@ class Publisher:
         now = self.clock()
         message = redact(error.message)
         if error.kind is FailureKind.DUPLICATE:
-            remote_id = getattr(error, "remote_id", None)
-            remote_url = getattr(error, "remote_url", None)
             with self.engine.begin() as conn:
-                if not delivery_store.finish(
+                recorded = delivery_store.record_attempt(
                     conn,
                     claim,
                     status=DeliveryStatus.PUBLISHED,
+                    history=HistoryStatus.SUCCESS,
                     now=now,
-                    remote_id=remote_id,
-                    remote_url=remote_url,
+                    remote_id=getattr(error, "remote_id", None),
+                    remote_url=getattr(error, "remote_url", None),
                     error_kind=error.kind.value,
                     error=message,
-                ):
-                    return None
-                append_history(
-                    conn,
-                    claim.delivery_id,
-                    now=now,
-                    attempt=claim.attempt,
-                    status=HistoryStatus.SUCCESS,
-                    error_kind=error.kind.value,
-                    error=message,
-                    remote_id=remote_id,
-                    remote_url=remote_url,
                     duration_ms=duration_ms,
                 )
-            return DeliveryStatus.PUBLISHED
+            return DeliveryStatus.PUBLISHED if recorded else None
 
         with self.engine.begin() as conn:
             # Only failures that may go away by themselves use up attempts: a
@@ -277,27 +255,19 @@ class Publisher:
             settings=self.settings,
         )
         with self.engine.begin() as conn:
-            if not delivery_store.finish(
+            if not delivery_store.record_attempt(
                 conn,
                 claim,
                 status=outcome.status,
+                history=outcome.history,
                 now=now,
                 retry_at=outcome.retry_at,
                 error_kind=error.kind.value,
                 error=message,
+                duration_ms=duration_ms,
             ):
                 log.warning("delivery %s: claim lost before recording failure", claim.delivery_id)
                 return None
-            append_history(
-                conn,
-                claim.delivery_id,
-                now=now,
-                attempt=claim.attempt,
-                status=outcome.history,
-                error_kind=error.kind.value,
-                error=message,
-                duration_ms=duration_ms,
-            )
             if outcome.hold_account_until is not None:
                 account_store.hold(
                     conn,
@@ -317,18 +287,13 @@ class Publisher:
         return outcome.status
 
     def _settle_skipped(self, claim: delivery_store.Claim, reason: str) -> DeliveryStatus | None:
-        now = self.clock()
         with self.engine.begin() as conn:
-            if not delivery_store.finish(
-                conn, claim, status=DeliveryStatus.SKIPPED, now=now, error=reason
-            ):
-                return None
-            append_history(
+            recorded = delivery_store.record_attempt(
                 conn,
-                claim.delivery_id,
-                now=now,
-                attempt=claim.attempt,
-                status=HistoryStatus.SKIPPED,
+                claim,
+                status=DeliveryStatus.SKIPPED,
+                history=HistoryStatus.SKIPPED,
+                now=self.clock(),
                 error=reason,
             )
-        return DeliveryStatus.SKIPPED
+        return DeliveryStatus.SKIPPED if recorded else None

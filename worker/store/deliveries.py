@@ -207,6 +207,48 @@ def finish(
     return result.rowcount == 1
 
 
+def record_attempt(
+    conn: Connection,
+    claim: Claim,
+    *,
+    status: DeliveryStatus,
+    history: HistoryStatus,
+    now: datetime,
+    retry_at: datetime | None = None,
+    remote_id: str | None = None,
+    remote_url: str | None = None,
+    error_kind: str | None = None,
+    error: str | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    """Record an attempt's outcome and its history entry, if we still hold the claim."""
+    if not finish(
+        conn,
+        claim,
+        status=status,
+        now=now,
+        retry_at=retry_at,
+        remote_id=remote_id,
+        remote_url=remote_url,
+        error_kind=error_kind,
+        error=error,
+    ):
+        return False
+    append_history(
+        conn,
+        claim.delivery_id,
+        now=now,
+        attempt=claim.attempt,
+        status=history,
+        error_kind=error_kind,
+        error=error,
+        remote_id=remote_id,
+        remote_url=remote_url,
+        duration_ms=duration_ms,
+    )
+    return True
+
+
 def postpone(conn: Connection, delivery_id: int, *, until: datetime, now: datetime) -> None:
     """Move a waiting delivery to wait until ``until`` (its account is held)."""
     conn.execute(
