@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from tests.fakes.fixtures import WEBHOOK_SECRET
-from worker.models import DeliveryStatus, SourcePost
+from worker.models import DeliveryStatus, HistoryStatus, SourcePost
 from worker.platforms.configured import ConfiguredAdapters
 from worker.settings import Settings, load_settings
 from worker.store import accounts as account_store
@@ -129,9 +129,26 @@ def claim(engine: Engine, delivery_id: int, *, now: datetime = NOW) -> delivery_
         return delivery_store.claim(conn, delivery_id, now=now, lease_seconds=LEASE)
 
 
+# The history entry an attempt ending in each status gets, as the publisher writes it.
+HISTORY_FOR = {
+    DeliveryStatus.PUBLISHED: HistoryStatus.SUCCESS,
+    DeliveryStatus.FAILED: HistoryStatus.ERROR,
+    DeliveryStatus.UNCONFIRMED: HistoryStatus.UNCONFIRMED,
+    DeliveryStatus.RETRY_WAIT: HistoryStatus.RETRYING,
+    DeliveryStatus.SKIPPED: HistoryStatus.SKIPPED,
+}
+
+
 def finish(engine: Engine, c: delivery_store.Claim, status: DeliveryStatus, **kw: object) -> bool:
     with engine.begin() as conn:
-        return delivery_store.finish(conn, c, status=status, now=NOW, **kw)  # type: ignore[arg-type]
+        return delivery_store.record_attempt(
+            conn,
+            c,
+            status=status,
+            history=HISTORY_FOR[status],
+            now=NOW,
+            **kw,  # type: ignore[arg-type]
+        )
 
 
 def take_due(engine: Engine, now: datetime) -> list[int]:
@@ -392,10 +409,11 @@ def test_requeue_by_id_and_by_account(engine: Engine) -> None:
         state = row(engine, delivery_id)
         assert state["status"] == "queued"
         assert state["retry_at"] is None
+        # created, the failed attempt, then the person's retry
+        assert len(history_of(engine, delivery_id)) == 3
         assert history_of(engine, delivery_id)[-1] == ("queued", "retry requested")
-        assert len(history_of(engine, delivery_id)) == 2
     assert row(engine, published)["status"] == "published"
-    assert history_of(engine, published) == [("queued", None)]
+    assert history_of(engine, published) == [("queued", None), ("success", "boom")]
 
     with engine.begin() as conn:
         by_account = delivery_store.requeue(conn, now=later, account="hook")

@@ -1,4 +1,4 @@
-"""Queries on deliveries: create, claim, finish, and find what is due.
+"""Queries on deliveries: create, claim, record attempts, and find what is due.
 
 Every state change is a compare-and-set (an UPDATE whose WHERE names the state
 it expects), so two workers, two sweepers or a redelivered task message can
@@ -171,19 +171,22 @@ def remember(conn: Connection, claim: Claim, key: str, value: Any) -> bool:
     return result.rowcount == 1
 
 
-def finish(
+def record_attempt(
     conn: Connection,
     claim: Claim,
     *,
     status: DeliveryStatus,
+    history: HistoryStatus,
     now: datetime,
     retry_at: datetime | None = None,
     remote_id: str | None = None,
     remote_url: str | None = None,
     error_kind: str | None = None,
     error: str | None = None,
+    duration_ms: int | None = None,
 ) -> bool:
-    """Record an attempt's outcome, if this worker still holds the claim."""
+    """Record an attempt's outcome and its history entry, if this worker still
+    holds the claim (a stale or used-up claim records nothing)."""
     result = conn.execute(
         update(deliveries)
         .where(
@@ -204,35 +207,7 @@ def finish(
             enqueued_at=None,
         )
     )
-    return result.rowcount == 1
-
-
-def record_attempt(
-    conn: Connection,
-    claim: Claim,
-    *,
-    status: DeliveryStatus,
-    history: HistoryStatus,
-    now: datetime,
-    retry_at: datetime | None = None,
-    remote_id: str | None = None,
-    remote_url: str | None = None,
-    error_kind: str | None = None,
-    error: str | None = None,
-    duration_ms: int | None = None,
-) -> bool:
-    """Record an attempt's outcome and its history entry, if we still hold the claim."""
-    if not finish(
-        conn,
-        claim,
-        status=status,
-        now=now,
-        retry_at=retry_at,
-        remote_id=remote_id,
-        remote_url=remote_url,
-        error_kind=error_kind,
-        error=error,
-    ):
+    if result.rowcount != 1:
         return False
     append_history(
         conn,
